@@ -1,0 +1,4 @@
+fn main() {
+    // Migrations are embedded: rebuild when they change.
+    println!("cargo:rerun-if-changed=migrations");
+}

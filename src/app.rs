@@ -1,0 +1,130 @@
+//! Application state and the one URL table of the service.
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{ErrorHandlers, Logger};
+use actix_web::{web, App, HttpResponse};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::OpenApi;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::{scope, AppExt};
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::error::{problem_for_bare_errors, ApiError, Problem};
+
+/// What every handler can reach. Cloned cheaply per worker; holds no request state.
+pub struct AppState {
+    /// Database pool.
+    pub db: Db,
+    /// Source of "now".
+    pub clock: Arc<dyn Clock>,
+    /// Settings loaded at start-up.
+    pub settings: Arc<Settings>,
+}
+
+/// The URL table under `/api/v1`: every API route is registered here and nowhere else, and
+/// each registration also feeds the OpenAPI document.
+pub fn api_v1(cfg: &mut ServiceConfig) {
+    cfg.service(crate::auth::routes::create_token)
+        .service(crate::members::routes::create_member)
+        .service(crate::members::routes::list_members)
+        .service(crate::suppliers::routes::create_supplier)
+        .service(crate::suppliers::routes::list_suppliers)
+        .service(crate::groups::routes::create_group)
+        .service(crate::groups::routes::list_groups)
+        .service(crate::groups::routes::get_group)
+        .service(crate::groups::routes::sign_convention);
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "tenderpool",
+        description = "Group purchasing for public bodies: pooled needs, sealed bids, lots, exact cost sharing. \
+                       Decimals are JSON strings; errors are RFC 9457 problem+json.",
+    ),
+    components(schemas(Problem)),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document of the service, generated from the registered handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, api) = routes(App::new()).split_for_parts();
+    api
+}
+
+fn routes<T>(app: App<T>) -> utoipa_actix_web::UtoipaApp<T>
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+{
+    app.into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .service(crate::health::health)
+        .service(crate::health::ready)
+        .service(scope::scope("/api/v1").configure(api_v1))
+}
+
+/// Builds the application: routes, limits, problem+json for every error, Swagger UI.
+pub fn build(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let limit = state.settings.server.body_limit_bytes;
+    let app = App::new()
+        .app_data(state)
+        .app_data(web::PayloadConfig::new(limit))
+        .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found("resource").into()))
+        .app_data(web::QueryConfig::default().error_handler(|err, _| {
+            ApiError::invalid_field("/query", format!("invalid query string: {err}")).into()
+        }));
+    let (app, api) = routes(app).split_for_parts();
+    app.service(
+        SwaggerUi::new("/docs/{_:.*}")
+            .url("/openapi.json", api)
+            .config(Config::default().validator_url("none").try_it_out_enabled(true)),
+    )
+    .route("/docs", web::get().to(|| async { HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish() }))
+    .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::not_found("route")) }))
+    .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
+    .wrap(Logger::new("%r %s %Dms"))
+}
+
+/// Runs the HTTP server until SIGINT/SIGTERM.
+pub async fn serve(state: AppState, bind: &str) -> std::io::Result<()> {
+    let workers = match state.settings.server.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let state = web::Data::new(state);
+    tracing::info!(%bind, workers, backend = ?state.db.backend(), "serving");
+    actix_web::HttpServer::new(move || build(state.clone()))
+        .workers(workers)
+        .bind(bind)?
+        .run()
+        .await
+}

@@ -1,0 +1,100 @@
+//! Command line: `serve`, `migrate`, `token create`.
+
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use uuid::Uuid;
+
+use crate::app::{self, AppState};
+use crate::auth::store::{self as token_store, TokenSpec};
+use crate::auth::Role;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Settings;
+use crate::db::{self, Db};
+
+/// tenderpool: group purchasing for public bodies.
+#[derive(Debug, Parser)]
+#[command(name = "tenderpool", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations and serve the HTTP API.
+    Serve {
+        /// Address to listen on, HOST:PORT (default: server.bind, 127.0.0.1:8080).
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage API tokens.
+    Token {
+        /// Token action.
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+/// Token subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create a token and print it once, alone on the last line of stdout.
+    Create {
+        /// admin, lead, officer or supplier.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Member code (lead and officer).
+        #[arg(long)]
+        member: Option<String>,
+        /// Supplier id (supplier).
+        #[arg(long)]
+        supplier: Option<Uuid>,
+        /// Who holds the token.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("unknown role {s:?}: use admin, lead, officer or supplier"))
+}
+
+/// Runs the parsed command. Errors are returned as text for `main` to print.
+pub fn run(cli: Cli) -> Result<(), String> {
+    let settings = Settings::load().map_err(|e| e.to_string())?;
+    let db = Db::open(&settings.database).map_err(|e| e.to_string())?;
+    let applied = db.migrate().map_err(|e| e.to_string())?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "migrations applied");
+    }
+    match cli.command {
+        Command::Migrate => {
+            println!("{} migration(s) applied; the database is up to date", applied.len());
+            Ok(())
+        }
+        Command::Serve { bind } => {
+            let bind = bind.unwrap_or_else(|| settings.server.bind.clone());
+            let state = AppState { db, clock: Arc::new(SystemClock), settings: Arc::new(settings) };
+            actix_web::rt::System::new()
+                .block_on(app::serve(state, &bind))
+                .map_err(|e| format!("cannot serve on {bind}: {e}"))
+        }
+        Command::Token { action: TokenAction::Create { role, member, supplier, name } } => {
+            let spec = TokenSpec { role, member_code: member, supplier_id: supplier, name };
+            let mut conn = db.conn().map_err(|e| e.detail)?;
+            let created = db::write_tx(&mut conn, |c| token_store::create(c, &spec, SystemClock.now()))
+                .map_err(|e| {
+                    let fields: Vec<String> = e.errors.iter().map(|f| format!("{} {}", f.pointer, f.message)).collect();
+                    if fields.is_empty() { e.detail } else { fields.join("; ") }
+                })?;
+            println!("Created {} token {} ({}). It is shown only this once:", spec.role.as_str(), created.id, spec.name);
+            println!("{}", created.token);
+            Ok(())
+        }
+    }
+}

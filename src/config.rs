@@ -1,0 +1,233 @@
+//! Layered configuration: the embedded `config/default.toml`, then `config/{TENDERPOOL_ENV}.toml`
+//! when `TENDERPOOL_ENV` is set, then `DATABASE_URL`, then `TENDERPOOL__SECTION__KEY`
+//! environment variables. Unknown keys are refused with the key named.
+//!
+//! Nothing here is global: [`Settings`] is loaded once in `main` and passed down.
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+
+/// The compiled-in defaults; the same text as `config/default.toml`.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Every setting of the service.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// HTTP server settings.
+    pub server: ServerSettings,
+    /// Database settings.
+    pub database: DatabaseSettings,
+}
+
+/// `[server]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// `HOST:PORT` to listen on.
+    pub bind: String,
+    /// Largest accepted request body in bytes (413 above).
+    pub body_limit_bytes: usize,
+    /// Worker threads; 0 = one per core.
+    pub workers: usize,
+}
+
+/// `[database]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// SQLite path / `sqlite://PATH`, or `postgres://…`.
+    pub url: String,
+    /// Pool size; 0 = 2 × available cores.
+    pub pool_max: u32,
+    /// Seconds to wait for a pooled connection.
+    pub pool_timeout_secs: u64,
+    /// SQLite busy timeout in milliseconds.
+    pub sqlite_busy_timeout_ms: u32,
+}
+
+impl DatabaseSettings {
+    /// The pool size after resolving 0 to 2 × available parallelism.
+    pub fn effective_pool_max(&self) -> u32 {
+        if self.pool_max > 0 {
+            return self.pool_max;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        u32::try_from(cores * 2).unwrap_or(u32::MAX)
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `TENDERPOOL_ENV` names a file that does not exist.
+    #[error("TENDERPOOL_ENV={env} but {path} does not exist")]
+    MissingEnvFile {
+        /// The value of `TENDERPOOL_ENV`.
+        env: String,
+        /// The file looked for.
+        path: PathBuf,
+    },
+    /// A key is unknown, has the wrong type, or a file is not valid TOML.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Loads the settings from the process environment and the working directory.
+    pub fn load() -> Result<Self, ConfigError> {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(Path::new("."), &vars)
+    }
+
+    /// Loads the settings as if `base_dir` were the working directory and `vars` the
+    /// environment (used by tests, which must not touch the process environment).
+    pub fn load_from(base_dir: &Path, vars: &[(String, String)]) -> Result<Self, ConfigError> {
+        let var = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(env) = var("TENDERPOOL_ENV").filter(|e| !e.is_empty()) {
+            let path = base_dir.join("config").join(format!("{env}.toml"));
+            if !path.is_file() {
+                return Err(ConfigError::MissingEnvFile { env, path });
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        if let Some(url) = var("DATABASE_URL") {
+            figment = figment.merge(("database.url", url));
+        }
+        // TENDERPOOL__SECTION__KEY → section.key; integers and booleans are typed, the rest
+        // stays text.
+        for (key, value) in vars {
+            if let Some(rest) = key.strip_prefix("TENDERPOOL__") {
+                let path = rest.to_ascii_lowercase().replace("__", ".");
+                figment = figment.merge((path, value_of(value)));
+            }
+        }
+        figment.extract::<Settings>().map_err(|e| {
+            let mut msgs = Vec::new();
+            for err in e {
+                let key = err.path.join(".");
+                let source = err
+                    .metadata
+                    .as_ref()
+                    .map(|m| m.name.to_string())
+                    .unwrap_or_default();
+                let mut text = err.kind.to_string();
+                if !key.is_empty() {
+                    text = format!("key `{key}`: {text}");
+                }
+                if !source.is_empty() {
+                    text = format!("{text} (from {source})");
+                }
+                msgs.push(text);
+            }
+            ConfigError::Invalid(msgs.join("; "))
+        })
+    }
+}
+
+/// Turns an environment variable's text into a figment value: integers and booleans become
+/// numbers and booleans, everything else stays a string.
+fn value_of(raw: &str) -> figment::value::Value {
+    use figment::value::Value;
+    if let Ok(n) = raw.parse::<u64>() {
+        return Value::from(n);
+    }
+    match raw {
+        "true" => Value::from(true),
+        "false" => Value::from(false),
+        _ => Value::from(raw.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let s = Settings::load_from(Path::new("/nonexistent"), &[]).unwrap();
+        assert_eq!(s.server.bind, "127.0.0.1:8080");
+        assert_eq!(s.server.body_limit_bytes, 1_048_576);
+        assert_eq!(s.database.url, "sqlite://./data/tenderpool.db");
+        assert_eq!(s.database.pool_max, 0);
+        assert!(s.database.effective_pool_max() >= 2);
+    }
+
+    #[test]
+    fn environment_overrides_file_and_database_url() {
+        let s = Settings::load_from(
+            Path::new("/nonexistent"),
+            &vars(&[
+                ("DATABASE_URL", "postgres://a@b/c"),
+                ("TENDERPOOL__DATABASE__POOL_MAX", "7"),
+                ("TENDERPOOL__SERVER__BIND", "0.0.0.0:9000"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.database.url, "postgres://a@b/c");
+        assert_eq!(s.database.pool_max, 7);
+        assert_eq!(s.database.effective_pool_max(), 7);
+        assert_eq!(s.server.bind, "0.0.0.0:9000");
+        let s = Settings::load_from(
+            Path::new("/nonexistent"),
+            &vars(&[("DATABASE_URL", "postgres://a@b/c"), ("TENDERPOOL__DATABASE__URL", "x.db")]),
+        )
+        .unwrap();
+        assert_eq!(s.database.url, "x.db");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_the_key_named() {
+        let err = Settings::load_from(
+            Path::new("/nonexistent"),
+            &vars(&[("TENDERPOOL__DATABASE__POOL_SIZE", "3")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("pool_size"), "{err}");
+        let err = Settings::load_from(Path::new("/nonexistent"), &vars(&[("TENDERPOOL__NOPE__X", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn env_file_is_layered_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("config")).unwrap();
+        std::fs::write(
+            dir.path().join("config/staging.toml"),
+            "[server]\nbody_limit_bytes = 42\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(dir.path(), &vars(&[("TENDERPOOL_ENV", "staging")])).unwrap();
+        assert_eq!(s.server.body_limit_bytes, 42);
+        assert_eq!(s.server.bind, "127.0.0.1:8080");
+        let err = Settings::load_from(dir.path(), &vars(&[("TENDERPOOL_ENV", "prod")])).unwrap_err();
+        assert!(matches!(err, ConfigError::MissingEnvFile { .. }));
+        std::fs::write(dir.path().join("config/bad.toml"), "[server]\nbogus = 1\n").unwrap();
+        let err = Settings::load_from(dir.path(), &vars(&[("TENDERPOOL_ENV", "bad")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_are_refused() {
+        let err = Settings::load_from(
+            Path::new("/nonexistent"),
+            &vars(&[("TENDERPOOL__DATABASE__POOL_MAX", "many")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("pool_max"), "{err}");
+    }
+}

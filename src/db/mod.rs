@@ -1,0 +1,287 @@
+//! The one seam between the two database backends.
+//!
+//! [`DbConn`] is a diesel `MultiConnection` over PostgreSQL and SQLite, so every query in the
+//! `store.rs` files is written once. What cannot be written once lives here and only here:
+//! choosing the backend from the URL, per-connection SQLite settings, `BEGIN IMMEDIATE` for
+//! SQLite writes, and the embedded migrations of each backend.
+//!
+//! Every query runs on a blocking thread ([`Db::read`], [`Db::write`]), never on the async
+//! executor.
+
+pub mod types;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::r2d2::{self, ManageConnection, Pool};
+use diesel::{Connection, ConnectionError, PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::config::DatabaseSettings;
+use crate::error::ApiError;
+
+/// A connection to either backend.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    /// PostgreSQL (production).
+    Pg(PgConnection),
+    /// SQLite (embedded default).
+    Sqlite(SqliteConnection),
+}
+
+/// Migrations of the PostgreSQL schema.
+pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+/// Migrations of the SQLite schema (same names as the PostgreSQL ones).
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Which backend a URL designates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A `postgres://` or `postgresql://` URL.
+    Postgres(String),
+    /// A SQLite database file.
+    Sqlite(PathBuf),
+}
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL names no supported backend.
+    #[error("database.url {0:?}: use a file path, sqlite://PATH, or postgres://USER@HOST/DB")]
+    BadUrl(String),
+    /// The pool could not open a first connection.
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    /// A migration failed.
+    #[error("database migration failed: {0}")]
+    Migration(String),
+}
+
+impl Target {
+    /// Picks the backend from the URL's scheme. A bare path is SQLite; anything that looks
+    /// like another scheme (including a mistyped `postgres:`) is refused instead of silently
+    /// creating a SQLite file of that name.
+    pub fn parse(url: &str) -> Result<Self, DbError> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Target::Postgres(url.to_owned()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(DbError::BadUrl(url.to_owned()));
+            }
+            return Ok(Target::Sqlite(PathBuf::from(path)));
+        }
+        let looks_like_scheme = url
+            .split_once(':')
+            .is_some_and(|(s, _)| s.len() > 1 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+'));
+        if url.is_empty() || looks_like_scheme {
+            return Err(DbError::BadUrl(url.to_owned()));
+        }
+        Ok(Target::Sqlite(PathBuf::from(url)))
+    }
+}
+
+/// r2d2 manager that opens the backend chosen by [`Target`] and applies SQLite's settings.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    target: Target,
+    busy_timeout_ms: u32,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = ConnectionError;
+
+    fn connect(&self) -> Result<DbConn, ConnectionError> {
+        match &self.target {
+            Target::Postgres(url) => PgConnection::establish(url).map(DbConn::Pg),
+            Target::Sqlite(path) => {
+                let path = path.to_string_lossy();
+                let mut conn = SqliteConnection::establish(&path)?;
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
+                    self.busy_timeout_ms
+                ))
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnectionError> {
+        conn.batch_execute("SELECT 1").map_err(ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        std::thread::panicking()
+            || <<DbConn as Connection>::TransactionManager as TransactionManager<DbConn>>::is_broken_transaction_manager(conn)
+    }
+}
+
+/// Which backend a [`Db`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+/// The pool of connections, shared by all request handlers.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<Manager>,
+    backend: Backend,
+}
+
+impl Db {
+    /// Opens the pool (creating the SQLite file and its folder if needed). Does not migrate.
+    pub fn open(settings: &DatabaseSettings) -> Result<Self, DbError> {
+        let target = Target::parse(&settings.url)?;
+        let backend = match &target {
+            Target::Postgres(_) => Backend::Postgres,
+            Target::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| DbError::Connect(format!("cannot create {}: {e}", dir.display())))?;
+                }
+                Backend::Sqlite
+            }
+        };
+        let manager = Manager { target, busy_timeout_ms: settings.sqlite_busy_timeout_ms };
+        // Open one connection by hand first: r2d2 would only report a timeout, this reports why.
+        manager.connect().map_err(|e| DbError::Connect(e.to_string()))?;
+        let pool = Pool::builder()
+            .max_size(settings.effective_pool_max())
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(settings.pool_timeout_secs.max(1)))
+            .build(manager)
+            .map_err(|e| DbError::Connect(e.to_string()))?;
+        Ok(Self { pool, backend })
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A connection for synchronous code (CLI, tests, workers already off the executor).
+    pub fn conn(&self) -> Result<r2d2::PooledConnection<Manager>, ApiError> {
+        self.pool.get().map_err(ApiError::unavailable)
+    }
+
+    /// Applies the pending migrations of this backend; returns the versions applied.
+    pub fn migrate(&self) -> Result<Vec<String>, DbError> {
+        let mut conn = self.pool.get().map_err(|e| DbError::Connect(e.to_string()))?;
+        migrate(&mut conn)
+    }
+
+    /// Runs `f` in a read transaction on a blocking thread.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut pooled = pool.get().map_err(ApiError::unavailable)?;
+            let conn: &mut DbConn = &mut pooled;
+            conn.transaction(f)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    /// Runs `f` in a write transaction on a blocking thread (`BEGIN IMMEDIATE` on SQLite).
+    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get().map_err(ApiError::unavailable)?;
+            write_tx(&mut conn, f)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+}
+
+/// Runs `f` inside a write transaction: `BEGIN IMMEDIATE` on SQLite (so two writers never
+/// deadlock on a lock upgrade), a plain `BEGIN` on PostgreSQL. Commits on `Ok`, rolls back
+/// on `Err`.
+pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    type Tm = <DbConn as Connection>::TransactionManager;
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            <Tm as TransactionManager<DbConn>>::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = <Tm as TransactionManager<DbConn>>::rollback_transaction(conn) {
+                tracing::error!(%rollback, "rollback failed; the connection will be discarded");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Key of the PostgreSQL advisory lock that serialises migrations of concurrent instances.
+const MIGRATION_LOCK: i64 = 0x7465_6e64_6572; // "tender"
+
+/// Applies pending migrations on `conn`'s backend.
+pub fn migrate(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
+    let err = |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());
+    let applied = match conn {
+        DbConn::Pg(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+                .map_err(|e| DbError::Migration(e.to_string()))?;
+            let result = c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.iter().map(|m| m.to_string()).collect());
+            let _ = c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+            result.map_err(err)?
+        }
+        DbConn::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|v| v.iter().map(|m| m.to_string()).collect())
+            .map_err(err)?,
+    };
+    Ok(applied)
+}
+
+/// True when every embedded migration has been applied.
+pub fn is_migrated(conn: &mut DbConn) -> Result<bool, String> {
+    let pending = match conn {
+        DbConn::Pg(c) => c.has_pending_migration(PG_MIGRATIONS),
+        DbConn::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+    };
+    pending.map(|p| !p).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_backend() {
+        assert_eq!(Target::parse("postgres://u@h/db").unwrap(), Target::Postgres("postgres://u@h/db".into()));
+        assert_eq!(Target::parse("postgresql://u@h/db").unwrap(), Target::Postgres("postgresql://u@h/db".into()));
+        assert_eq!(Target::parse("sqlite://./data/x.db").unwrap(), Target::Sqlite("./data/x.db".into()));
+        assert_eq!(Target::parse("data/x.db").unwrap(), Target::Sqlite("data/x.db".into()));
+        assert_eq!(Target::parse("/abs/x.db").unwrap(), Target::Sqlite("/abs/x.db".into()));
+        for bad in ["postgres:nobody", "mysql://x", "", "sqlite://", "http://x"] {
+            assert!(Target::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Column types that differ per backend, behind one SQL type each so queries are written once:
+//!
+//! | SQL type | PostgreSQL | SQLite | Rust |
+//! |---|---|---|---|
+//! | [`sql::Dec`] | `numeric` | `TEXT` (exact digits) | [`DbDecimal`] |
+//! | [`sql::Uid`] | `uuid` | `TEXT` (lowercase, hyphenated) | [`DbUuid`] |
+//! | [`sql::Ts`] | `timestamptz` | `TEXT` fixed-width UTC, so text order is time order | [`DbTime`] |
+//!
+//! SQLite never sees a decimal as a number: under `NUMERIC` affinity it would round.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::pg::Pg;
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types;
+use diesel::sqlite::Sqlite;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::MultiBackend;
+
+/// The custom SQL types.
+pub mod sql {
+    /// Exact decimal: `numeric` on PostgreSQL, `TEXT` on SQLite.
+    #[derive(Debug, Clone, Copy, Default, diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+    #[diesel(postgres_type(oid = 1700, array_oid = 1231))]
+    #[diesel(sqlite_type(name = "Text"))]
+    pub struct Dec;
+
+    /// UUID: `uuid` on PostgreSQL, `TEXT` on SQLite.
+    #[derive(Debug, Clone, Copy, Default, diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+    #[diesel(postgres_type(oid = 2950, array_oid = 2951))]
+    #[diesel(sqlite_type(name = "Text"))]
+    pub struct Uid;
+
+    /// UTC instant: `timestamptz` on PostgreSQL, fixed-width RFC 3339 `TEXT` on SQLite.
+    #[derive(Debug, Clone, Copy, Default, diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+    #[diesel(postgres_type(oid = 1184, array_oid = 1185))]
+    #[diesel(sqlite_type(name = "Text"))]
+    pub struct Ts;
+}
+
+/// An exact decimal column value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = sql::Dec)]
+pub struct DbDecimal(pub Decimal);
+
+/// A UUID column value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, AsExpression, FromSqlRow)]
+#[diesel(sql_type = sql::Uid)]
+pub struct DbUuid(pub Uuid);
+
+/// A UTC timestamp column value, always truncated to microseconds (PostgreSQL's precision).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, AsExpression, FromSqlRow)]
+#[diesel(sql_type = sql::Ts)]
+pub struct DbTime(DateTime<Utc>);
+
+impl DbTime {
+    /// Wraps an instant, truncated to microseconds so both backends store the same value.
+    pub fn new(t: DateTime<Utc>) -> Self {
+        Self(t.trunc_subsecs(6))
+    }
+
+    /// The instant.
+    pub fn get(self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+/// SQLite text form of a timestamp: `2026-11-29T15:33:47.123456Z`, always 27 characters.
+pub fn sqlite_time_text(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+type PgRaw<'a> = <Pg as Backend>::RawValue<'a>;
+type SqliteRaw<'a> = <Sqlite as Backend>::RawValue<'a>;
+
+fn sqlite_text(bytes: SqliteRaw<'_>) -> deserialize::Result<String> {
+    <String as FromSql<sql_types::Text, Sqlite>>::from_sql(bytes)
+}
+
+impl ToSql<sql::Dec, Pg> for DbDecimal {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <Decimal as ToSql<sql_types::Numeric, Pg>>::to_sql(&self.0, out)
+    }
+}
+
+impl FromSql<sql::Dec, Pg> for DbDecimal {
+    fn from_sql(bytes: PgRaw<'_>) -> deserialize::Result<Self> {
+        <Decimal as FromSql<sql_types::Numeric, Pg>>::from_sql(bytes).map(DbDecimal)
+    }
+}
+
+impl ToSql<sql::Dec, Sqlite> for DbDecimal {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.0.to_string());
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<sql::Dec, Sqlite> for DbDecimal {
+    fn from_sql(bytes: SqliteRaw<'_>) -> deserialize::Result<Self> {
+        let text = sqlite_text(bytes)?;
+        Ok(DbDecimal(Decimal::from_str_exact(&text)?))
+    }
+}
+
+impl ToSql<sql::Uid, Pg> for DbUuid {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <Uuid as ToSql<sql_types::Uuid, Pg>>::to_sql(&self.0, out)
+    }
+}
+
+impl FromSql<sql::Uid, Pg> for DbUuid {
+    fn from_sql(bytes: PgRaw<'_>) -> deserialize::Result<Self> {
+        <Uuid as FromSql<sql_types::Uuid, Pg>>::from_sql(bytes).map(DbUuid)
+    }
+}
+
+impl ToSql<sql::Uid, Sqlite> for DbUuid {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.0.hyphenated().to_string());
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<sql::Uid, Sqlite> for DbUuid {
+    fn from_sql(bytes: SqliteRaw<'_>) -> deserialize::Result<Self> {
+        Ok(DbUuid(Uuid::parse_str(&sqlite_text(bytes)?)?))
+    }
+}
+
+impl ToSql<sql::Ts, Pg> for DbTime {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <DateTime<Utc> as ToSql<sql_types::Timestamptz, Pg>>::to_sql(&self.0, out)
+    }
+}
+
+impl FromSql<sql::Ts, Pg> for DbTime {
+    fn from_sql(bytes: PgRaw<'_>) -> deserialize::Result<Self> {
+        <DateTime<Utc> as FromSql<sql_types::Timestamptz, Pg>>::from_sql(bytes).map(DbTime)
+    }
+}
+
+impl ToSql<sql::Ts, Sqlite> for DbTime {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(sqlite_time_text(self.0));
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<sql::Ts, Sqlite> for DbTime {
+    fn from_sql(bytes: SqliteRaw<'_>) -> deserialize::Result<Self> {
+        let text = sqlite_text(bytes)?;
+        Ok(DbTime(DateTime::parse_from_rfc3339(&text)?.with_timezone(&Utc)))
+    }
+}
+
+/// Makes a custom SQL type usable through the [`MultiBackend`]: each value is handed to the
+/// backend-specific impls above.
+macro_rules! multi_backend_type {
+    ($($sql:ty => $rust:ty),* $(,)?) => {$(
+        impl diesel::sql_types::HasSqlType<$sql> for MultiBackend {
+            fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+                MultiBackend::lookup_sql_type::<$sql>(lookup)
+            }
+        }
+
+        impl ToSql<$sql, MultiBackend> for $rust {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+                out.set_value((<$sql>::default(), self));
+                Ok(IsNull::No)
+            }
+        }
+
+        impl FromSql<$sql, MultiBackend> for $rust {
+            fn from_sql(bytes: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+                bytes.from_sql::<Self, $sql>()
+            }
+        }
+    )*};
+}
+
+multi_backend_type!(sql::Dec => DbDecimal, sql::Uid => DbUuid, sql::Ts => DbTime);
+
+impl From<Uuid> for DbUuid {
+    fn from(u: Uuid) -> Self {
+        DbUuid(u)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn sqlite_time_text_is_fixed_width_and_ordered() {
+        let a = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let b = a + chrono::Duration::microseconds(1);
+        assert_eq!(sqlite_time_text(a), "2026-01-02T03:04:05.000000Z");
+        assert_eq!(sqlite_time_text(a).len(), 27);
+        assert!(sqlite_time_text(a) < sqlite_time_text(b));
+    }
+
+    #[test]
+    fn db_time_truncates_to_microseconds() {
+        let t = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap() + chrono::Duration::nanoseconds(1_234_567);
+        assert_eq!(DbTime::new(t).get().timestamp_subsec_nanos(), 1_234_000);
+    }
+}

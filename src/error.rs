@@ -1,0 +1,260 @@
+//! RFC 9457 problem details: the one error type of the API.
+//!
+//! Every failure leaves the service as `application/problem+json` with a stable snake_case
+//! `code`; a 422 lists every invalid field in `errors[]` as a JSON pointer and a message.
+//! Internal failures are logged with their cause and answered with a generic 500 that
+//! reveals nothing.
+
+use actix_web::body::BoxBody;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+/// Content type of every error response.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// JSON pointer (RFC 6901) to the field in the request body, or `/query/NAME` for a query
+    /// parameter.
+    pub pointer: String,
+    /// What is wrong, in words the client can show.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A field error at `pointer`.
+    pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { pointer: pointer.into(), message: message.into() }
+    }
+}
+
+/// The body of an error response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// URI naming the problem type: `urn:tenderpool:problem:{code}`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Short human title of the problem type.
+    pub title: String,
+    /// HTTP status code.
+    pub status: u16,
+    /// Explanation of this occurrence.
+    pub detail: String,
+    /// Stable snake_case code for programs.
+    pub code: String,
+    /// Invalid fields (422 only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// An error answered to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable code.
+    pub code: &'static str,
+    /// Explanation.
+    pub detail: String,
+    /// Invalid fields.
+    pub errors: Vec<FieldError>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ApiError {
+    /// An error with any status and code.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, code, detail: detail.into(), errors: Vec::new() }
+    }
+
+    /// 401: no token, or a token that is not known.
+    pub fn unauthenticated(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
+    }
+
+    /// 403: a valid token whose role may not do this.
+    pub fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "your role does not allow this action")
+    }
+
+    /// 404: the resource does not exist, or the caller may not know it exists.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+
+    /// 409 with a specific code.
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, detail)
+    }
+
+    /// 422 listing the invalid fields.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("{} {}", one.pointer, one.message),
+            _ => format!("{} fields are invalid", errors.len()),
+        };
+        Self { status: StatusCode::UNPROCESSABLE_ENTITY, code: "validation_failed", detail, errors }
+    }
+
+    /// 422 for a single field.
+    pub fn invalid_field(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError::new(pointer, message)])
+    }
+
+    /// 500. The cause is logged here and never sent to the client.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "the server failed to handle this request; it has been logged",
+        )
+    }
+
+    /// 503: the database cannot be reached right now.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::warn!(%cause, "database unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the database is not reachable right now; retry later",
+        )
+    }
+
+    /// The problem body of this error.
+    pub fn problem(&self) -> Problem {
+        Problem {
+            type_: format!("urn:tenderpool:problem:{}", self.code),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code.to_owned(),
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        let mut res = HttpResponse::build(self.status);
+        res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        let body = serde_json::to_string(&self.problem())
+            .unwrap_or_else(|_| String::from("{\"code\":\"internal_error\"}"));
+        res.body(body)
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::NotFound => ApiError::not_found("resource"),
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => ApiError::conflict(
+                "already_exists",
+                format!("a resource with the same unique value already exists ({})", info.message()),
+            ),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// The code used for a bare HTTP status produced outside the handlers (routing, actix).
+pub fn code_for_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        401 => "unauthenticated",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        406 => "not_acceptable",
+        408 => "request_timeout",
+        411 => "length_required",
+        413 => "payload_too_large",
+        414 => "uri_too_long",
+        415 => "unsupported_media_type",
+        422 => "validation_failed",
+        429 => "too_many_requests",
+        503 => "service_unavailable",
+        s if s >= 500 => "internal_error",
+        _ => "error",
+    }
+}
+
+/// Short user-facing text for a bare status.
+fn detail_for_status(status: StatusCode) -> String {
+    match status.as_u16() {
+        404 => "no such resource or route".to_owned(),
+        405 => "this method is not allowed on this route".to_owned(),
+        413 => "the request body is larger than the configured limit".to_owned(),
+        s if s >= 500 => "the server failed to handle this request; it has been logged".to_owned(),
+        _ => status.canonical_reason().unwrap_or("error").to_lowercase(),
+    }
+}
+
+/// Middleware hook: turns any error response that is not already problem+json (unknown route,
+/// wrong method, actix extractor errors) into one, so every error has the same shape.
+pub fn problem_for_bare_errors<B>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
+    use actix_web::middleware::ErrorHandlerResponse;
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let err = ApiError::new(status, code_for_status(status), detail_for_status(status));
+    let (req, _) = res.into_parts();
+    let new = actix_web::dev::ServiceResponse::new(req, err.error_response());
+    Ok(ErrorHandlerResponse::Response(new.map_into_right_body()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problem_body_has_rfc9457_members_and_code() {
+        let e = ApiError::invalid_field("/siret", "must be 14 digits");
+        let v = serde_json::to_value(e.problem()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "type": "urn:tenderpool:problem:validation_failed",
+                "title": "Unprocessable Entity",
+                "status": 422,
+                "detail": "/siret must be 14 digits",
+                "code": "validation_failed",
+                "errors": [{"pointer": "/siret", "message": "must be 14 digits"}]
+            })
+        );
+    }
+
+    #[test]
+    fn errors_member_is_omitted_when_empty() {
+        let v = serde_json::to_value(ApiError::forbidden().problem()).unwrap();
+        assert!(v.get("errors").is_none());
+        assert_eq!(v["code"], "forbidden");
+        assert_eq!(v["status"], 403);
+    }
+}

@@ -1,0 +1,99 @@
+//! Group routes.
+
+use actix_web::{get, post, web, HttpResponse};
+use uuid::Uuid;
+
+use super::domain::{CreateGroup, Group};
+use super::store;
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, PageQuery, Paginated};
+
+/// Creates a purchasing group (admin).
+#[utoipa::path(
+    tag = "groups",
+    request_body = CreateGroup,
+    responses(
+        (status = 201, body = Group),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[post("/groups")]
+pub async fn create_group(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<CreateGroup>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let new = body.0.parse()?;
+    let now = state.clock.now();
+    let group = state.db.write(move |conn| store::insert(conn, &new, now)).await?;
+    Ok(HttpResponse::Created().json(group))
+}
+
+/// Lists the groups the caller may see (admin: all; lead: coordinated; officer: its member's).
+#[utoipa::path(
+    tag = "groups",
+    params(PageQuery),
+    responses((status = 200, body = Paginated<Group>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/groups")]
+pub async fn list_groups(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin, Role::Lead, Role::Officer])?;
+    let page = query.page()?;
+    let rows = state.db.read(move |conn| store::list(conn, &caller, page)).await?;
+    Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page.limit, |g| g.id)))
+}
+
+/// Reads a group (admin; its lead; officers of its members). Others get 404.
+#[utoipa::path(
+    tag = "groups",
+    params(("id" = Uuid, Path, description = "group id")),
+    responses((status = 200, body = Group), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/groups/{id}")]
+pub async fn get_group(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let group = state
+        .db
+        .read(move |conn| store::get(conn, &caller, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("group"))?;
+    Ok(HttpResponse::Ok().json(group))
+}
+
+/// Records a member's signature of the *convention constitutive* (admin, the group's lead).
+/// Repeating it keeps the first date.
+#[utoipa::path(
+    tag = "groups",
+    params(("id" = Uuid, Path, description = "group id"), ("code" = String, Path, description = "member code")),
+    responses(
+        (status = 200, description = "the group with the signature recorded", body = Group),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[post("/groups/{id}/members/{code}/convention")]
+pub async fn sign_convention(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(Uuid, String)>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin, Role::Lead])?;
+    let (id, code) = path.into_inner();
+    let now = state.clock.now();
+    let group = state.db.write(move |conn| store::sign_convention(conn, &caller, id, &code, now)).await?;
+    Ok(HttpResponse::Ok().json(group))
+}

@@ -1,0 +1,53 @@
+//! `POST /api/v1/members`, `GET /api/v1/members`.
+
+use actix_web::{get, post, web, HttpResponse};
+
+use super::domain::{CreateMember, Member};
+use super::store;
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, PageQuery, Paginated};
+
+/// Registers a member office (admin).
+#[utoipa::path(
+    tag = "members",
+    request_body = CreateMember,
+    responses(
+        (status = 201, body = Member),
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[post("/members")]
+pub async fn create_member(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<CreateMember>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let new = body.0.parse()?;
+    let now = state.clock.now();
+    let member = state.db.write(move |conn| store::insert(conn, &new, now)).await?;
+    Ok(HttpResponse::Created().json(member))
+}
+
+/// Lists member offices (admin).
+#[utoipa::path(
+    tag = "members",
+    params(PageQuery),
+    responses((status = 200, body = Paginated<Member>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/members")]
+pub async fn list_members(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let page = query.page()?;
+    let rows = state.db.read(move |conn| store::list(conn, page)).await?;
+    Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page.limit, |m| m.id)))
+}

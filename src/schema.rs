@@ -1,0 +1,78 @@
+//! Table definitions, written by hand with the backend-neutral column types of
+//! [`crate::db::types::sql`]. Keep in step with `migrations/{postgres,sqlite}`.
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    members (id) {
+        id -> Uid,
+        code -> Text,
+        legal_name -> Text,
+        siret -> Text,
+        dwellings -> BigInt,
+        contact_email -> Text,
+        created_at -> Ts,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    suppliers (id) {
+        id -> Uid,
+        legal_name -> Text,
+        siret -> Text,
+        contact_emails -> Text,
+        cpv_divisions -> Text,
+        created_at -> Ts,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    groups (id) {
+        id -> Uid,
+        name -> Text,
+        coordinator_id -> Uid,
+        cost_sharing_key -> Text,
+        coordinator_fee_percent -> Dec,
+        created_at -> Ts,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    group_members (group_id, member_id) {
+        group_id -> Uid,
+        member_id -> Uid,
+        convention_signed_at -> Nullable<Ts>,
+        budget_ceiling -> Nullable<Dec>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    api_tokens (id) {
+        id -> Uid,
+        name -> Text,
+        role -> Text,
+        member_id -> Nullable<Uid>,
+        supplier_id -> Nullable<Uid>,
+        token_hash -> Text,
+        created_at -> Ts,
+    }
+}
+
+diesel::joinable!(groups -> members (coordinator_id));
+diesel::joinable!(group_members -> groups (group_id));
+diesel::joinable!(group_members -> members (member_id));
+
+diesel::allow_tables_to_appear_in_same_query!(members, suppliers, groups, group_members, api_tokens);

@@ -1,0 +1,84 @@
+//! A supplier and the rules of its fields. Pure.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::validate::Checks;
+
+/// Body of `POST /api/v1/suppliers`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSupplier {
+    /// Legal name.
+    pub legal_name: String,
+    /// SIRET: 14 digits, Luhn-valid.
+    pub siret: String,
+    /// 1 to 10 addresses that receive invitations and notices.
+    pub contact_emails: Vec<String>,
+    /// Two-digit CPV divisions the supplier works in (used to invite it), e.g. `["45"]`.
+    #[serde(default)]
+    pub cpv_divisions: Vec<String>,
+}
+
+/// A validated new supplier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSupplier {
+    /// Legal name.
+    pub legal_name: String,
+    /// SIRET.
+    pub siret: String,
+    /// Contact e-mails.
+    pub contact_emails: Vec<String>,
+    /// CPV divisions, sorted and unique.
+    pub cpv_divisions: Vec<String>,
+}
+
+impl CreateSupplier {
+    /// Checks every field; 422 lists all that are wrong.
+    pub fn parse(&self) -> Result<NewSupplier, ApiError> {
+        let mut c = Checks::new();
+        let legal_name = c.line("/legal_name", &self.legal_name, 1, 200);
+        let siret = c.siret("/siret", &self.siret);
+        c.check(
+            (1..=10).contains(&self.contact_emails.len()),
+            "/contact_emails",
+            "must list 1 to 10 e-mail addresses",
+        );
+        let contact_emails: Vec<String> = self
+            .contact_emails
+            .iter()
+            .enumerate()
+            .map(|(i, e)| c.email(&format!("/contact_emails/{i}"), e))
+            .collect();
+        c.check(self.cpv_divisions.len() <= 100, "/cpv_divisions", "must list at most 100 divisions");
+        for (i, d) in self.cpv_divisions.iter().enumerate() {
+            c.check(
+                crate::cpv::is_division(d),
+                &format!("/cpv_divisions/{i}"),
+                "must be the two digits of a CPV division, e.g. \"45\"",
+            );
+        }
+        c.finish()?;
+        let mut cpv_divisions = self.cpv_divisions.clone();
+        cpv_divisions.sort();
+        cpv_divisions.dedup();
+        Ok(NewSupplier { legal_name, siret, contact_emails, cpv_divisions })
+    }
+}
+
+/// A supplier as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Supplier {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// Legal name.
+    pub legal_name: String,
+    /// SIRET.
+    pub siret: String,
+    /// Contact e-mails.
+    pub contact_emails: Vec<String>,
+    /// CPV divisions.
+    pub cpv_divisions: Vec<String>,
+    /// Creation time.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}

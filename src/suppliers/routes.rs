@@ -1,0 +1,53 @@
+//! `POST /api/v1/suppliers`, `GET /api/v1/suppliers`.
+
+use actix_web::{get, post, web, HttpResponse};
+
+use super::domain::{CreateSupplier, Supplier};
+use super::store;
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, PageQuery, Paginated};
+
+/// Registers a supplier (admin).
+#[utoipa::path(
+    tag = "suppliers",
+    request_body = CreateSupplier,
+    responses(
+        (status = 201, body = Supplier),
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[post("/suppliers")]
+pub async fn create_supplier(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<CreateSupplier>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let new = body.0.parse()?;
+    let now = state.clock.now();
+    let supplier = state.db.write(move |conn| store::insert(conn, &new, now)).await?;
+    Ok(HttpResponse::Created().json(supplier))
+}
+
+/// Lists suppliers (admin, lead).
+#[utoipa::path(
+    tag = "suppliers",
+    params(PageQuery),
+    responses((status = 200, body = Paginated<Supplier>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/suppliers")]
+pub async fn list_suppliers(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin, Role::Lead])?;
+    let page = query.page()?;
+    let rows = state.db.read(move |conn| store::list(conn, page)).await?;
+    Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page.limit, |s| s.id)))
+}
