@@ -5,7 +5,7 @@ use std::sync::Arc;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{ErrorHandlers, Logger};
-use actix_web::{web, App, HttpResponse};
+use actix_web::{web, App, HttpRequest, HttpResponse, ResponseError};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::OpenApi;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -98,20 +98,98 @@ pub fn build(
     let app = App::new()
         .app_data(state)
         .app_data(web::PayloadConfig::new(limit))
-        .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found("resource").into()))
+        .app_data(
+            web::PathConfig::default().error_handler(|_, _| ApiError::not_found("resource").into()),
+        )
         .app_data(web::QueryConfig::default().error_handler(|err, _| {
             ApiError::invalid_field("/query", format!("invalid query string: {err}")).into()
         }));
     let (app, api) = routes(app).split_for_parts();
+    let known = KnownRoutes::from_openapi(&api);
     app.service(
         SwaggerUi::new("/docs/{_:.*}")
             .url("/openapi.json", api)
-            .config(Config::default().validator_url("none").try_it_out_enabled(true)),
+            .config(
+                Config::default()
+                    .validator_url("none")
+                    .try_it_out_enabled(true),
+            ),
     )
-    .route("/docs", web::get().to(|| async { HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish() }))
-    .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::not_found("route")) }))
+    .route(
+        "/docs",
+        web::get().to(|| async {
+            HttpResponse::PermanentRedirect()
+                .insert_header(("Location", "/docs/"))
+                .finish()
+        }),
+    )
+    .default_service(web::to(move |req: HttpRequest| {
+        let known = known.clone();
+        async move { known.fallback(req.path()) }
+    }))
     .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
     .wrap(Logger::new("%r %s %Dms"))
+}
+
+/// Path templates of the service with their methods, read from the OpenAPI document, so a
+/// request to a known path with another method gets 405 (with `Allow`) rather than 404.
+#[derive(Clone)]
+struct KnownRoutes(Arc<Vec<(Vec<String>, Vec<String>)>>);
+
+impl KnownRoutes {
+    fn from_openapi(api: &utoipa::openapi::OpenApi) -> Self {
+        const METHODS: [&str; 8] = [
+            "get", "put", "post", "delete", "options", "head", "patch", "trace",
+        ];
+        let routes = api
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods = serde_json::to_value(item)
+                    .ok()
+                    .and_then(|v| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|m| METHODS.contains(&m.as_str()))
+                    .map(|m| m.to_uppercase())
+                    .collect();
+                (path.split('/').map(str::to_owned).collect(), methods)
+            })
+            .collect();
+        Self(Arc::new(routes))
+    }
+
+    fn fallback(&self, path: &str) -> HttpResponse {
+        let segments: Vec<&str> = path.split('/').collect();
+        let allowed: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|(template, _)| {
+                template.len() == segments.len()
+                    && template
+                        .iter()
+                        .zip(&segments)
+                        .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+            })
+            .flat_map(|(_, methods)| methods.iter().map(String::as_str))
+            .collect();
+        if allowed.is_empty() {
+            return ApiError::not_found("route").error_response();
+        }
+        let allow = allowed.join(", ");
+        let mut res = ApiError::new(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("this route accepts {allow}"),
+        )
+        .error_response();
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+            res.headers_mut()
+                .insert(actix_web::http::header::ALLOW, value);
+        }
+        res
+    }
 }
 
 /// Runs the HTTP server until SIGINT/SIGTERM.

@@ -61,7 +61,8 @@ pub enum TokenAction {
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s).ok_or_else(|| format!("unknown role {s:?}: use admin, lead, officer or supplier"))
+    Role::parse(s)
+        .ok_or_else(|| format!("unknown role {s:?}: use admin, lead, officer or supplier"))
 }
 
 /// Runs the parsed command. Errors are returned as text for `main` to print.
@@ -74,25 +75,60 @@ pub fn run(cli: Cli) -> Result<(), String> {
     }
     match cli.command {
         Command::Migrate => {
-            println!("{} migration(s) applied; the database is up to date", applied.len());
+            println!(
+                "{} migration(s) applied; the database is up to date",
+                applied.len()
+            );
             Ok(())
         }
         Command::Serve { bind } => {
             let bind = bind.unwrap_or_else(|| settings.server.bind.clone());
-            let state = AppState { db, clock: Arc::new(SystemClock), settings: Arc::new(settings) };
+            let state = AppState {
+                db,
+                clock: Arc::new(SystemClock),
+                settings: Arc::new(settings),
+            };
             actix_web::rt::System::new()
                 .block_on(app::serve(state, &bind))
                 .map_err(|e| format!("cannot serve on {bind}: {e}"))
         }
-        Command::Token { action: TokenAction::Create { role, member, supplier, name } } => {
-            let spec = TokenSpec { role, member_code: member, supplier_id: supplier, name };
+        Command::Token {
+            action:
+                TokenAction::Create {
+                    role,
+                    member,
+                    supplier,
+                    name,
+                },
+        } => {
+            let spec = TokenSpec {
+                role,
+                member_code: member,
+                supplier_id: supplier,
+                name,
+            };
             let mut conn = db.conn().map_err(|e| e.detail)?;
-            let created = db::write_tx(&mut conn, |c| token_store::create(c, &spec, SystemClock.now()))
-                .map_err(|e| {
-                    let fields: Vec<String> = e.errors.iter().map(|f| format!("{} {}", f.pointer, f.message)).collect();
-                    if fields.is_empty() { e.detail } else { fields.join("; ") }
-                })?;
-            println!("Created {} token {} ({}). It is shown only this once:", spec.role.as_str(), created.id, spec.name);
+            let created = db::write_tx(&mut conn, |c| {
+                token_store::create(c, &spec, SystemClock.now())
+            })
+            .map_err(|e| {
+                let fields: Vec<String> = e
+                    .errors
+                    .iter()
+                    .map(|f| format!("{} {}", f.pointer, f.message))
+                    .collect();
+                if fields.is_empty() {
+                    e.detail
+                } else {
+                    fields.join("; ")
+                }
+            })?;
+            println!(
+                "Created {} token {} ({}). It is shown only this once:",
+                spec.role.as_str(),
+                created.id,
+                spec.name
+            );
             println!("{}", created.token);
             Ok(())
         }

@@ -148,7 +148,9 @@ mod tests {
     use super::*;
 
     fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -178,7 +180,10 @@ mod tests {
         assert_eq!(s.server.bind, "0.0.0.0:9000");
         let s = Settings::load_from(
             Path::new("/nonexistent"),
-            &vars(&[("DATABASE_URL", "postgres://a@b/c"), ("TENDERPOOL__DATABASE__URL", "x.db")]),
+            &vars(&[
+                ("DATABASE_URL", "postgres://a@b/c"),
+                ("TENDERPOOL__DATABASE__URL", "x.db"),
+            ]),
         )
         .unwrap();
         assert_eq!(s.database.url, "x.db");
@@ -193,9 +198,12 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("pool_size"), "{err}");
-        let err = Settings::load_from(Path::new("/nonexistent"), &vars(&[("TENDERPOOL__NOPE__X", "1")]))
-            .unwrap_err()
-            .to_string();
+        let err = Settings::load_from(
+            Path::new("/nonexistent"),
+            &vars(&[("TENDERPOOL__NOPE__X", "1")]),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("nope"), "{err}");
     }
 
@@ -211,7 +219,8 @@ mod tests {
         let s = Settings::load_from(dir.path(), &vars(&[("TENDERPOOL_ENV", "staging")])).unwrap();
         assert_eq!(s.server.body_limit_bytes, 42);
         assert_eq!(s.server.bind, "127.0.0.1:8080");
-        let err = Settings::load_from(dir.path(), &vars(&[("TENDERPOOL_ENV", "prod")])).unwrap_err();
+        let err =
+            Settings::load_from(dir.path(), &vars(&[("TENDERPOOL_ENV", "prod")])).unwrap_err();
         assert!(matches!(err, ConfigError::MissingEnvFile { .. }));
         std::fs::write(dir.path().join("config/bad.toml"), "[server]\nbogus = 1\n").unwrap();
         let err = Settings::load_from(dir.path(), &vars(&[("TENDERPOOL_ENV", "bad")]))

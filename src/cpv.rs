@@ -8,7 +8,12 @@ const LIST: &str = include_str!("../standards/cpv/cpv-codes.txt");
 
 fn codes() -> &'static HashSet<&'static str> {
     static CODES: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    CODES.get_or_init(|| LIST.lines().map(str::trim).filter(|l| !l.is_empty()).collect())
+    CODES.get_or_init(|| {
+        LIST.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect()
+    })
 }
 
 fn divisions() -> &'static HashSet<&'static str> {

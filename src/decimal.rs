@@ -48,15 +48,22 @@ pub enum DecimalError {
 /// and strings longer than 40 characters. The result keeps the scale that was written.
 pub fn parse_plain(input: &str, max_scale: u32) -> Result<Decimal, DecimalError> {
     if input.is_empty() || input.len() > MAX_INPUT_LEN {
-        return Err(if input.len() > MAX_INPUT_LEN && input.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            if input.split('.').nth(1).is_some_and(|f| f.len() > max_scale as usize) {
-                DecimalError::TooManyDecimals(max_scale)
+        return Err(
+            if input.len() > MAX_INPUT_LEN && input.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            {
+                if input
+                    .split('.')
+                    .nth(1)
+                    .is_some_and(|f| f.len() > max_scale as usize)
+                {
+                    DecimalError::TooManyDecimals(max_scale)
+                } else {
+                    DecimalError::TooLarge("999999999999.99")
+                }
             } else {
-                DecimalError::TooLarge("999999999999.99")
-            }
-        } else {
-            DecimalError::Malformed
-        });
+                DecimalError::Malformed
+            },
+        );
     }
     let (int_part, frac_part) = match input.split_once('.') {
         Some((i, f)) => (i, Some(f)),
@@ -250,7 +257,8 @@ impl Quantity {
     /// Builds a quantity from an exact value (for sums of validated quantities), checking
     /// the same limits as [`Quantity::parse`].
     pub fn from_value(value: Decimal) -> Option<Self> {
-        (value > Decimal::ZERO && value <= MAX_VALUE && value.scale() <= 3).then_some(Quantity(value))
+        (value > Decimal::ZERO && value <= MAX_VALUE && value.scale() <= 3)
+            .then_some(Quantity(value))
     }
 }
 
@@ -287,7 +295,10 @@ mod tests {
     fn amounts_print_with_two_decimals() {
         assert_eq!(Amount::parse("1234.5").unwrap().to_string(), "1234.50");
         assert_eq!(Amount::parse("7").unwrap().to_string(), "7.00");
-        assert_eq!(Amount::parse("999999999999.99").unwrap().to_string(), "999999999999.99");
+        assert_eq!(
+            Amount::parse("999999999999.99").unwrap().to_string(),
+            "999999999999.99"
+        );
         assert_eq!(Amount::parse("0.00").unwrap().to_string(), "0.00");
     }
 
@@ -302,27 +313,52 @@ mod tests {
     #[test]
     fn malformed_strings_are_refused() {
         for bad in [
-            "1e3", "1E3", "1,5", "NaN", "nan", "inf", "", " 1", "1 ", "+1", "-1", ".5", "5.", "1.2.3",
-            "0x10", "１", "1_000", "--1",
+            "1e3", "1E3", "1,5", "NaN", "nan", "inf", "", " 1", "1 ", "+1", "-1", ".5", "5.",
+            "1.2.3", "0x10", "１", "1_000", "--1",
         ] {
-            assert_eq!(UnitPrice::parse(bad), Err(DecimalError::Malformed), "{bad:?}");
+            assert_eq!(
+                UnitPrice::parse(bad),
+                Err(DecimalError::Malformed),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn scale_limits_are_per_kind() {
-        assert_eq!(Amount::parse("1.234"), Err(DecimalError::TooManyDecimals(2)));
-        assert_eq!(Quantity::parse("1.2345"), Err(DecimalError::TooManyDecimals(3)));
-        assert_eq!(UnitPrice::parse("1.23456"), Err(DecimalError::TooManyDecimals(4)));
+        assert_eq!(
+            Amount::parse("1.234"),
+            Err(DecimalError::TooManyDecimals(2))
+        );
+        assert_eq!(
+            Quantity::parse("1.2345"),
+            Err(DecimalError::TooManyDecimals(3))
+        );
+        assert_eq!(
+            UnitPrice::parse("1.23456"),
+            Err(DecimalError::TooManyDecimals(4))
+        );
         let thirty = format!("0.{}", "1".repeat(30));
-        assert_eq!(UnitPrice::parse(&thirty), Err(DecimalError::TooManyDecimals(4)));
+        assert_eq!(
+            UnitPrice::parse(&thirty),
+            Err(DecimalError::TooManyDecimals(4))
+        );
     }
 
     #[test]
     fn bounds_are_enforced() {
-        assert_eq!(Amount::parse("1000000000000.00"), Err(DecimalError::TooLarge("999999999999.99")));
-        assert_eq!(Amount::parse("12345678901234567.89"), Err(DecimalError::TooLarge("999999999999.99")));
-        assert_eq!(Amount::parse(&"9".repeat(60)), Err(DecimalError::TooLarge("999999999999.99")));
+        assert_eq!(
+            Amount::parse("1000000000000.00"),
+            Err(DecimalError::TooLarge("999999999999.99"))
+        );
+        assert_eq!(
+            Amount::parse("12345678901234567.89"),
+            Err(DecimalError::TooLarge("999999999999.99"))
+        );
+        assert_eq!(
+            Amount::parse(&"9".repeat(60)),
+            Err(DecimalError::TooLarge("999999999999.99"))
+        );
         assert_eq!(Quantity::parse("0"), Err(DecimalError::NotPositive));
         assert_eq!(Quantity::parse("0.000"), Err(DecimalError::NotPositive));
         assert!(Quantity::parse("0.001").is_ok());
@@ -338,13 +374,19 @@ mod tests {
         }
         assert_eq!(VatRate::parse("5.50").unwrap().to_string(), "5.5");
         for bad in ["7", "19.6", "2.1", "abc", "-20"] {
-            assert_eq!(VatRate::parse(bad), Err(DecimalError::UnknownVatRate), "{bad}");
+            assert_eq!(
+                VatRate::parse(bad),
+                Err(DecimalError::UnknownVatRate),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn json_numbers_are_refused_and_strings_accepted() {
-        let err = serde_json::from_str::<Amount>("12.5").unwrap_err().to_string();
+        let err = serde_json::from_str::<Amount>("12.5")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not a number"), "{err}");
         assert!(serde_json::from_str::<Amount>("12").is_err());
         assert!(serde_json::from_str::<Amount>("null").is_err());
@@ -357,7 +399,10 @@ mod tests {
         assert_eq!(round_half_up(dec("0.005"), 2), dec("0.01"));
         assert_eq!(round_half_up(dec("0.0049"), 2), dec("0.00"));
         assert_eq!(round_half_up(dec("2.675"), 2), dec("2.68"));
-        assert_eq!(Amount::from_rounded(dec("10.125")).unwrap().to_string(), "10.13");
+        assert_eq!(
+            Amount::from_rounded(dec("10.125")).unwrap().to_string(),
+            "10.13"
+        );
         assert_eq!(Amount::from_rounded(dec("-1")), None);
     }
 

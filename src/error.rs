@@ -27,7 +27,10 @@ pub struct FieldError {
 impl FieldError {
     /// A field error at `pointer`.
     pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { pointer: pointer.into(), message: message.into() }
+        Self {
+            pointer: pointer.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -74,7 +77,12 @@ impl std::error::Error for ApiError {}
 impl ApiError {
     /// An error with any status and code.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), errors: Vec::new() }
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
     }
 
     /// 401: no token, or a token that is not known.
@@ -84,12 +92,20 @@ impl ApiError {
 
     /// 403: a valid token whose role may not do this.
     pub fn forbidden() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", "your role does not allow this action")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "your role does not allow this action",
+        )
     }
 
     /// 404: the resource does not exist, or the caller may not know it exists.
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     /// 409 with a specific code.
@@ -103,7 +119,12 @@ impl ApiError {
             [one] => format!("{} {}", one.pointer, one.message),
             _ => format!("{} fields are invalid", errors.len()),
         };
-        Self { status: StatusCode::UNPROCESSABLE_ENTITY, code: "validation_failed", detail, errors }
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "validation_failed",
+            detail,
+            errors,
+        }
     }
 
     /// 422 for a single field.
@@ -168,7 +189,10 @@ impl From<diesel::result::Error> for ApiError {
             Error::NotFound => ApiError::not_found("resource"),
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => ApiError::conflict(
                 "already_exists",
-                format!("a resource with the same unique value already exists ({})", info.message()),
+                format!(
+                    "a resource with the same unique value already exists ({})",
+                    info.message()
+                ),
             ),
             other => ApiError::internal(other),
         }

@@ -3,6 +3,10 @@
 //! [`ApiJson`] reads the body within the configured limit (413 above it), answers 400 for
 //! malformed JSON and 422 with a JSON pointer for a body of the wrong shape (unknown field,
 //! missing field, wrong type, JSON number where a decimal string is expected).
+//!
+//! The verdict on the body is kept until the handler asks for it with
+//! [`ApiJson::into_inner`], after its role check: a caller without the right gets 403
+//! whatever it sent, never a hint about the body's shape.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,9 +19,16 @@ use serde::Deserialize;
 
 use crate::error::{ApiError, FieldError};
 
-/// A JSON request body deserialized strictly into `T`.
+/// A JSON request body deserialized strictly into `T`, or the error to answer.
 #[derive(Debug)]
-pub struct ApiJson<T>(pub T);
+pub struct ApiJson<T>(Result<T, ApiError>);
+
+impl<T> ApiJson<T> {
+    /// The body, or the 400/413/415/422 it deserves. Call it after the role check.
+    pub fn into_inner(self) -> Result<T, ApiError> {
+        self.0
+    }
+}
 
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     type Error = ApiError;
@@ -27,18 +38,23 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let content_type_ok = match req.headers().get(actix_web::http::header::CONTENT_TYPE) {
             None => true,
             Some(v) => v.to_str().is_ok_and(|ct| {
-                let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                let ct = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
                 ct == "application/json" || ct.ends_with("+json")
             }),
         };
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !content_type_ok {
-                return Err(ApiError::new(
+                return Ok(ApiJson(Err(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "unsupported_media_type",
                     "the request body must be application/json",
-                ));
+                ))));
             }
             let bytes = body.await.map_err(|e| {
                 let status = e.as_response_error().status_code();
@@ -51,48 +67,46 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                 } else {
                     ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string())
                 }
-            })?;
-            parse_json(&bytes).map(ApiJson)
+            });
+            Ok(ApiJson(bytes.and_then(|b| parse_json(&b))))
         })
     }
 }
 
-/// Parses a JSON document into `T`, mapping syntax errors to 400 and shape errors to 422
-/// with the pointer of the failing field.
+/// Parses a JSON document into `T`: syntax first (400 for anything that is not one JSON
+/// document), then shape (422 with the pointer of the failing field).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let pointer = pointer_of(err.path());
-        let inner = err.into_inner();
-        shape_error(pointer, inner)
+    let document: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the request body is not valid JSON: {e}"),
+        )
     })?;
-    de.end().map_err(|e| shape_error(String::new(), e))?;
-    Ok(value)
+    serde_path_to_error::deserialize(document).map_err(|err| {
+        let pointer = pointer_of(err.path());
+        shape_error(pointer, err.into_inner())
+    })
 }
 
 fn shape_error(pointer: String, err: serde_json::Error) -> ApiError {
-    use serde_json::error::Category;
-    match err.classify() {
-        Category::Data => {
-            let text = err.to_string();
-            // serde_json appends " at line L column C": the pointer says where already.
-            let text = text.split(" at line ").next().unwrap_or(&text).to_owned();
-            let (pointer, message) = if let Some(name) = quoted_after(&text, "unknown field `") {
-                (join(&pointer, &name), "is not an accepted field here (unknown or read-only)".to_owned())
-            } else if let Some(name) = quoted_after(&text, "missing field `") {
-                (join(&pointer, &name), "is required".to_owned())
-            } else {
-                (pointer, text)
-            };
-            let pointer = if pointer.is_empty() { "/".to_owned() } else { pointer };
-            ApiError::validation(vec![FieldError::new(pointer, message)])
-        }
-        _ => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the request body is not valid JSON: {err}"),
-        ),
-    }
+    let text = err.to_string();
+    let (pointer, message) = if let Some(name) = quoted_after(&text, "unknown field `") {
+        (
+            join(&pointer, &name),
+            "is not an accepted field here (unknown or read-only)".to_owned(),
+        )
+    } else if let Some(name) = quoted_after(&text, "missing field `") {
+        (join(&pointer, &name), "is required".to_owned())
+    } else {
+        (pointer, text)
+    };
+    let pointer = if pointer.is_empty() {
+        "/".to_owned()
+    } else {
+        pointer
+    };
+    ApiError::validation(vec![FieldError::new(pointer, message)])
 }
 
 fn quoted_after(text: &str, prefix: &str) -> Option<String> {
@@ -160,7 +174,10 @@ impl PageQuery {
             Some(raw) => match raw.parse::<u32>() {
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
                 _ => {
-                    errors.push(FieldError::new("/query/limit", "must be an integer from 1 to 500"));
+                    errors.push(FieldError::new(
+                        "/query/limit",
+                        "must be an integer from 1 to 500",
+                    ));
                     DEFAULT_LIMIT
                 }
             },
@@ -170,7 +187,10 @@ impl PageQuery {
             Some(raw) => match decode_cursor(raw) {
                 Some(id) => Some(id),
                 None => {
-                    errors.push(FieldError::new("/query/cursor", "is not a cursor returned by this list"));
+                    errors.push(FieldError::new(
+                        "/query/cursor",
+                        "is not a cursor returned by this list",
+                    ));
                     None
                 }
             },
@@ -191,7 +211,9 @@ pub fn encode_cursor(id: uuid::Uuid) -> String {
 
 fn decode_cursor(raw: &str) -> Option<uuid::Uuid> {
     use base64::Engine;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()?;
     uuid::Uuid::from_slice(&bytes).ok()
 }
 
@@ -216,7 +238,10 @@ impl<T> Paginated<T> {
         } else {
             None
         };
-        Self { items: rows, next_cursor }
+        Self {
+            items: rows,
+            next_cursor,
+        }
     }
 }
 
@@ -269,13 +294,28 @@ mod tests {
     #[test]
     fn cursor_round_trips_and_garbage_is_422() {
         let id = uuid::Uuid::now_v7();
-        let q = PageQuery { limit: Some("3".into()), cursor: Some(encode_cursor(id)) };
-        assert_eq!(q.page().unwrap(), Page { limit: 3, after: Some(id) });
+        let q = PageQuery {
+            limit: Some("3".into()),
+            cursor: Some(encode_cursor(id)),
+        };
+        assert_eq!(
+            q.page().unwrap(),
+            Page {
+                limit: 3,
+                after: Some(id)
+            }
+        );
         for bad in ["0", "501", "-1", "x"] {
-            let q = PageQuery { limit: Some(bad.into()), cursor: None };
+            let q = PageQuery {
+                limit: Some(bad.into()),
+                cursor: None,
+            };
             assert_eq!(q.page().unwrap_err().errors[0].pointer, "/query/limit");
         }
-        let q = PageQuery { limit: None, cursor: Some("%%%".into()) };
+        let q = PageQuery {
+            limit: None,
+            cursor: Some("%%%".into()),
+        };
         assert_eq!(q.page().unwrap_err().errors[0].pointer, "/query/cursor");
     }
 

@@ -29,9 +29,19 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         .db
         .read(|conn| crate::db::is_migrated(conn).map_err(ApiError::internal))
         .await
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", format!("database not ready: {}", e.detail)))?;
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                format!("database not ready: {}", e.detail),
+            )
+        })?;
     if !migrated {
-        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "database migrations are pending"));
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "database migrations are pending",
+        ));
     }
     Ok(HttpResponse::Ok().json(Status { status: "ready" }))
 }

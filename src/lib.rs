@@ -2,19 +2,19 @@
 //!
 //! See `docs/ARCHITECTURE.md` for the map of modules and the path of a request.
 
-pub mod config;
-pub mod db;
-pub mod decimal;
-pub mod error;
-pub mod extract;
-pub mod schema;
-pub mod validate;
 pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod cpv;
+pub mod db;
+pub mod decimal;
+pub mod error;
+pub mod extract;
 pub mod groups;
 pub mod health;
 pub mod members;
+pub mod schema;
 pub mod suppliers;
+pub mod validate;

@@ -75,4 +75,10 @@ diesel::joinable!(groups -> members (coordinator_id));
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(group_members -> members (member_id));
 
-diesel::allow_tables_to_appear_in_same_query!(members, suppliers, groups, group_members, api_tokens);
+diesel::allow_tables_to_appear_in_same_query!(
+    members,
+    suppliers,
+    groups,
+    group_members,
+    api_tokens
+);

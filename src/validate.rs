@@ -37,7 +37,14 @@ impl Checks {
         self.text(pointer, value, min, max, true)
     }
 
-    fn text(&mut self, pointer: &str, value: &str, min: usize, max: usize, multiline: bool) -> String {
+    fn text(
+        &mut self,
+        pointer: &str,
+        value: &str,
+        min: usize,
+        max: usize,
+        multiline: bool,
+    ) -> String {
         let trimmed = value.trim();
         let len = trimmed.chars().count();
         if trimmed.contains('\0') {
@@ -48,7 +55,14 @@ impl Checks {
         {
             self.add(pointer, "must not contain control characters");
         } else if len < min {
-            self.add(pointer, if min == 1 { "must not be empty".to_owned() } else { format!("must have at least {min} characters") });
+            self.add(
+                pointer,
+                if min == 1 {
+                    "must not be empty".to_owned()
+                } else {
+                    format!("must have at least {min} characters")
+                },
+            );
         } else if len > max {
             self.add(pointer, format!("must have at most {max} characters"));
         }
@@ -60,7 +74,10 @@ impl Checks {
     pub fn email(&mut self, pointer: &str, value: &str) -> String {
         let v = value.trim();
         if !is_email(v) {
-            self.add(pointer, "must be an e-mail address such as achats@example.fr");
+            self.add(
+                pointer,
+                "must be an e-mail address such as achats@example.fr",
+            );
         }
         v.to_owned()
     }
@@ -85,7 +102,9 @@ impl Checks {
 
 /// Pragmatic e-mail syntax check.
 pub fn is_email(v: &str) -> bool {
-    let Some((local, domain)) = v.split_once('@') else { return false };
+    let Some((local, domain)) = v.split_once('@') else {
+        return false;
+    };
     v.len() <= 254
         && !local.is_empty()
         && local.len() <= 64
@@ -94,7 +113,8 @@ pub fn is_email(v: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
-        && v.chars().all(|c| c.is_ascii_graphic() || (!c.is_ascii() && !c.is_control()))
+        && v.chars()
+            .all(|c| c.is_ascii_graphic() || (!c.is_ascii() && !c.is_control()))
         && !v.contains(['<', '>', ',', ';', '"', '\\', '(', ')', '[', ']'])
 }
 
@@ -108,12 +128,27 @@ pub fn check_siret(v: &str) -> Result<(), &'static str> {
     }
     let digits = v.bytes().map(|b| u32::from(b - b'0'));
     if v.starts_with(LA_POSTE_SIREN) {
-        return if digits.sum::<u32>() % 5 == 0 { Ok(()) } else { Err("fails the SIRET checksum") };
+        return if digits.sum::<u32>() % 5 == 0 {
+            Ok(())
+        } else {
+            Err("fails the SIRET checksum")
+        };
     }
     let sum: u32 = digits
         .rev()
         .enumerate()
-        .map(|(i, d)| if i % 2 == 1 { let x = d * 2; if x > 9 { x - 9 } else { x } } else { d })
+        .map(|(i, d)| {
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                d
+            }
+        })
         .sum();
     if sum % 10 == 0 {
         Ok(())
@@ -137,17 +172,31 @@ mod tests {
 
     #[test]
     fn bad_sirets_fail_with_a_reason() {
-        assert_eq!(check_siret("21440109300016"), Err("fails the SIRET (Luhn) checksum"));
-        assert_eq!(check_siret("2144010930001"), Err("must be exactly 14 digits"));
-        assert_eq!(check_siret("2144010930001a"), Err("must be exactly 14 digits"));
-        assert_eq!(check_siret("35600000000049"), Err("fails the SIRET checksum"));
+        assert_eq!(
+            check_siret("21440109300016"),
+            Err("fails the SIRET (Luhn) checksum")
+        );
+        assert_eq!(
+            check_siret("2144010930001"),
+            Err("must be exactly 14 digits")
+        );
+        assert_eq!(
+            check_siret("2144010930001a"),
+            Err("must be exactly 14 digits")
+        );
+        assert_eq!(
+            check_siret("35600000000049"),
+            Err("fails the SIRET checksum")
+        );
     }
 
     #[test]
     fn emails() {
         assert!(is_email("achats@nmh.fr"));
         assert!(is_email("marchés@bmh.fr"));
-        for bad in ["", "a", "a@b", "@b.fr", "a@.fr", "a@b.", "a b@c.fr", "a@b@c.fr", "<a@b.fr>"] {
+        for bad in [
+            "", "a", "a@b", "@b.fr", "a@.fr", "a@b.", "a b@c.fr", "a@b@c.fr", "<a@b.fr>",
+        ] {
             assert!(!is_email(bad), "{bad}");
         }
     }

@@ -65,7 +65,11 @@ pub enum Principal {
 
 impl Principal {
     /// Builds the principal from a stored token row; `None` if the row is inconsistent.
-    pub fn from_parts(role: &str, member_id: Option<Uuid>, supplier_id: Option<Uuid>) -> Option<Self> {
+    pub fn from_parts(
+        role: &str,
+        member_id: Option<Uuid>,
+        supplier_id: Option<Uuid>,
+    ) -> Option<Self> {
         match (Role::parse(role)?, member_id, supplier_id) {
             (Role::Admin, None, None) => Some(Principal::Admin),
             (Role::Lead, Some(member_id), None) => Some(Principal::Lead { member_id }),
@@ -93,7 +97,10 @@ pub const TOKEN_PREFIX: &str = "tp_";
 pub fn new_token() -> (String, String) {
     use base64::Engine;
     let bytes: [u8; 32] = rand::random();
-    let token = format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
+    let token = format!(
+        "{TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    );
     let hash = hash_token(&token);
     (token, hash)
 }
@@ -123,8 +130,14 @@ mod tests {
     #[test]
     fn principal_requires_the_right_binding() {
         let m = Some(Uuid::nil());
-        assert_eq!(Principal::from_parts("admin", None, None), Some(Principal::Admin));
-        assert_eq!(Principal::from_parts("lead", m, None).map(Principal::role), Some(Role::Lead));
+        assert_eq!(
+            Principal::from_parts("admin", None, None),
+            Some(Principal::Admin)
+        );
+        assert_eq!(
+            Principal::from_parts("lead", m, None).map(Principal::role),
+            Some(Role::Lead)
+        );
         assert_eq!(Principal::from_parts("lead", None, None), None);
         assert_eq!(Principal::from_parts("admin", m, None), None);
         assert_eq!(Principal::from_parts("supplier", m, None), None);

@@ -48,13 +48,16 @@ impl Caller {
 
 /// Extracts the token of an `Authorization: Bearer …` header.
 pub fn bearer_token(header: Option<&str>) -> Result<&str, ApiError> {
-    let header = header.ok_or_else(|| ApiError::unauthenticated("an Authorization: Bearer token is required"))?;
-    let (scheme, token) = header
-        .split_once(' ')
-        .ok_or_else(|| ApiError::unauthenticated("the Authorization header must be 'Bearer <token>'"))?;
+    let header = header
+        .ok_or_else(|| ApiError::unauthenticated("an Authorization: Bearer token is required"))?;
+    let (scheme, token) = header.split_once(' ').ok_or_else(|| {
+        ApiError::unauthenticated("the Authorization header must be 'Bearer <token>'")
+    })?;
     let token = token.trim();
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-        return Err(ApiError::unauthenticated("the Authorization header must be 'Bearer <token>'"));
+        return Err(ApiError::unauthenticated(
+            "the Authorization header must be 'Bearer <token>'",
+        ));
     }
     Ok(token)
 }
@@ -65,13 +68,21 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let header = req.headers().get(AUTHORIZATION).map(|v| v.to_str().map(str::to_owned));
+        let header = req
+            .headers()
+            .get(AUTHORIZATION)
+            .map(|v| v.to_str().map(str::to_owned));
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("application state is not configured"))?;
+            let state =
+                state.ok_or_else(|| ApiError::internal("application state is not configured"))?;
             let header = match header {
                 None => None,
                 Some(Ok(h)) => Some(h),
-                Some(Err(_)) => return Err(ApiError::unauthenticated("the Authorization header is not valid text")),
+                Some(Err(_)) => {
+                    return Err(ApiError::unauthenticated(
+                        "the Authorization header is not valid text",
+                    ))
+                }
             };
             let hash = domain::hash_token(bearer_token(header.as_deref())?);
             state
@@ -91,8 +102,18 @@ mod tests {
     fn bearer_header_forms() {
         assert_eq!(bearer_token(Some("Bearer abc")).unwrap(), "abc");
         assert_eq!(bearer_token(Some("bearer  abc ")).unwrap(), "abc");
-        for bad in [None, Some("abc"), Some("Basic abc"), Some("Bearer "), Some("Bearer")] {
-            assert_eq!(bearer_token(bad).unwrap_err().code, "unauthenticated", "{bad:?}");
+        for bad in [
+            None,
+            Some("abc"),
+            Some("Basic abc"),
+            Some("Bearer "),
+            Some("Bearer"),
+        ] {
+            assert_eq!(
+                bearer_token(bad).unwrap_err().code,
+                "unauthenticated",
+                "{bad:?}"
+            );
         }
     }
 }

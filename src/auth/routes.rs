@@ -61,7 +61,7 @@ pub async fn create_token(
     body: ApiJson<CreateToken>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
-    let body = body.0;
+    let body = body.into_inner()?;
     let spec = TokenSpec {
         role: body.role,
         member_code: body.member_code.clone(),
@@ -69,7 +69,10 @@ pub async fn create_token(
         name: body.name.trim().to_owned(),
     };
     let now = state.clock.now();
-    let created = state.db.write(move |conn| store::create(conn, &spec, now)).await?;
+    let created = state
+        .db
+        .write(move |conn| store::create(conn, &spec, now))
+        .await?;
     Ok(HttpResponse::Created().json(TokenCreated {
         id: created.id,
         token: created.token,

@@ -39,21 +39,37 @@ pub struct CreatedToken {
 pub fn find_caller(conn: &mut DbConn, hash: &str) -> Result<Option<Caller>, ApiError> {
     let row: Option<(DbUuid, String, Option<DbUuid>, Option<DbUuid>)> = api_tokens::table
         .filter(api_tokens::token_hash.eq(hash))
-        .select((api_tokens::id, api_tokens::role, api_tokens::member_id, api_tokens::supplier_id))
+        .select((
+            api_tokens::id,
+            api_tokens::role,
+            api_tokens::member_id,
+            api_tokens::supplier_id,
+        ))
         .first(conn)
         .optional()?;
     Ok(row.and_then(|(id, role, member, supplier)| {
-        Principal::from_parts(&role, member.map(|m| m.0), supplier.map(|s| s.0))
-            .map(|principal| Caller { token_id: id.0, principal })
+        Principal::from_parts(&role, member.map(|m| m.0), supplier.map(|s| s.0)).map(|principal| {
+            Caller {
+                token_id: id.0,
+                principal,
+            }
+        })
     }))
 }
 
 /// Checks the binding of `spec`, stores the token's hash and returns the token once.
-pub fn create(conn: &mut DbConn, spec: &TokenSpec, now: DateTime<Utc>) -> Result<CreatedToken, ApiError> {
+pub fn create(
+    conn: &mut DbConn,
+    spec: &TokenSpec,
+    now: DateTime<Utc>,
+) -> Result<CreatedToken, ApiError> {
     let mut errors = Vec::new();
     let name = spec.name.trim();
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        errors.push(FieldError::new("/name", "must be 1 to 200 characters without control characters"));
+        errors.push(FieldError::new(
+            "/name",
+            "must be 1 to 200 characters without control characters",
+        ));
     }
     let needs_member = matches!(spec.role, Role::Lead | Role::Officer);
     let needs_supplier = spec.role == Role::Supplier;
@@ -66,11 +82,20 @@ pub fn create(conn: &mut DbConn, spec: &TokenSpec, now: DateTime<Utc>) -> Result
                 .first::<DbUuid>(conn)
                 .optional()?;
             if member_id.is_none() {
-                errors.push(FieldError::new("/member_code", format!("no member has the code {code:?}")));
+                errors.push(FieldError::new(
+                    "/member_code",
+                    format!("no member has the code {code:?}"),
+                ));
             }
         }
-        (None, true) => errors.push(FieldError::new("/member_code", "is required for the lead and officer roles")),
-        (Some(_), false) => errors.push(FieldError::new("/member_code", "is only allowed for the lead and officer roles")),
+        (None, true) => errors.push(FieldError::new(
+            "/member_code",
+            "is required for the lead and officer roles",
+        )),
+        (Some(_), false) => errors.push(FieldError::new(
+            "/member_code",
+            "is only allowed for the lead and officer roles",
+        )),
         (None, false) => {}
     }
     let mut supplier_id = None;
@@ -85,8 +110,14 @@ pub fn create(conn: &mut DbConn, spec: &TokenSpec, now: DateTime<Utc>) -> Result
                 errors.push(FieldError::new("/supplier_id", "no supplier has this id"));
             }
         }
-        (None, true) => errors.push(FieldError::new("/supplier_id", "is required for the supplier role")),
-        (Some(_), false) => errors.push(FieldError::new("/supplier_id", "is only allowed for the supplier role")),
+        (None, true) => errors.push(FieldError::new(
+            "/supplier_id",
+            "is required for the supplier role",
+        )),
+        (Some(_), false) => errors.push(FieldError::new(
+            "/supplier_id",
+            "is only allowed for the supplier role",
+        )),
         (None, false) => {}
     }
     if !errors.is_empty() {
@@ -105,5 +136,9 @@ pub fn create(conn: &mut DbConn, spec: &TokenSpec, now: DateTime<Utc>) -> Result
             api_tokens::created_at.eq(DbTime::new(now)),
         ))
         .execute(conn)?;
-    Ok(CreatedToken { id, token, created_at: DbTime::new(now).get() })
+    Ok(CreatedToken {
+        id,
+        token,
+        created_at: DbTime::new(now).get(),
+    })
 }

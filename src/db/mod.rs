@@ -73,9 +73,9 @@ impl Target {
             }
             return Ok(Target::Sqlite(PathBuf::from(path)));
         }
-        let looks_like_scheme = url
-            .split_once(':')
-            .is_some_and(|(s, _)| s.len() > 1 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+'));
+        let looks_like_scheme = url.split_once(':').is_some_and(|(s, _)| {
+            s.len() > 1 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+')
+        });
         if url.is_empty() || looks_like_scheme {
             return Err(DbError::BadUrl(url.to_owned()));
         }
@@ -112,7 +112,8 @@ impl ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnectionError> {
-        conn.batch_execute("SELECT 1").map_err(ConnectionError::CouldntSetupConfiguration)
+        conn.batch_execute("SELECT 1")
+            .map_err(ConnectionError::CouldntSetupConfiguration)
     }
 
     fn has_broken(&self, conn: &mut DbConn) -> bool {
@@ -145,15 +146,21 @@ impl Db {
             Target::Postgres(_) => Backend::Postgres,
             Target::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| DbError::Connect(format!("cannot create {}: {e}", dir.display())))?;
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        DbError::Connect(format!("cannot create {}: {e}", dir.display()))
+                    })?;
                 }
                 Backend::Sqlite
             }
         };
-        let manager = Manager { target, busy_timeout_ms: settings.sqlite_busy_timeout_ms };
+        let manager = Manager {
+            target,
+            busy_timeout_ms: settings.sqlite_busy_timeout_ms,
+        };
         // Open one connection by hand first: r2d2 would only report a timeout, this reports why.
-        manager.connect().map_err(|e| DbError::Connect(e.to_string()))?;
+        manager
+            .connect()
+            .map_err(|e| DbError::Connect(e.to_string()))?;
         let pool = Pool::builder()
             .max_size(settings.effective_pool_max())
             .min_idle(Some(1))
@@ -175,7 +182,10 @@ impl Db {
 
     /// Applies the pending migrations of this backend; returns the versions applied.
     pub fn migrate(&self) -> Result<Vec<String>, DbError> {
-        let mut conn = self.pool.get().map_err(|e| DbError::Connect(e.to_string()))?;
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| DbError::Connect(e.to_string()))?;
         migrate(&mut conn)
     }
 
@@ -248,7 +258,9 @@ pub fn migrate(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
         DbConn::Pg(c) => {
             c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
                 .map_err(|e| DbError::Migration(e.to_string()))?;
-            let result = c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.iter().map(|m| m.to_string()).collect());
+            let result = c
+                .run_pending_migrations(PG_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect());
             let _ = c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
             result.map_err(err)?
         }
@@ -275,11 +287,26 @@ mod tests {
 
     #[test]
     fn urls_pick_the_backend() {
-        assert_eq!(Target::parse("postgres://u@h/db").unwrap(), Target::Postgres("postgres://u@h/db".into()));
-        assert_eq!(Target::parse("postgresql://u@h/db").unwrap(), Target::Postgres("postgresql://u@h/db".into()));
-        assert_eq!(Target::parse("sqlite://./data/x.db").unwrap(), Target::Sqlite("./data/x.db".into()));
-        assert_eq!(Target::parse("data/x.db").unwrap(), Target::Sqlite("data/x.db".into()));
-        assert_eq!(Target::parse("/abs/x.db").unwrap(), Target::Sqlite("/abs/x.db".into()));
+        assert_eq!(
+            Target::parse("postgres://u@h/db").unwrap(),
+            Target::Postgres("postgres://u@h/db".into())
+        );
+        assert_eq!(
+            Target::parse("postgresql://u@h/db").unwrap(),
+            Target::Postgres("postgresql://u@h/db".into())
+        );
+        assert_eq!(
+            Target::parse("sqlite://./data/x.db").unwrap(),
+            Target::Sqlite("./data/x.db".into())
+        );
+        assert_eq!(
+            Target::parse("data/x.db").unwrap(),
+            Target::Sqlite("data/x.db".into())
+        );
+        assert_eq!(
+            Target::parse("/abs/x.db").unwrap(),
+            Target::Sqlite("/abs/x.db".into())
+        );
         for bad in ["postgres:nobody", "mysql://x", "", "sqlite://", "http://x"] {
             assert!(Target::parse(bad).is_err(), "{bad}");
         }

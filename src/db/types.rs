@@ -24,19 +24,25 @@ use super::MultiBackend;
 /// The custom SQL types.
 pub mod sql {
     /// Exact decimal: `numeric` on PostgreSQL, `TEXT` on SQLite.
-    #[derive(Debug, Clone, Copy, Default, diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+    #[derive(
+        Debug, Clone, Copy, Default, diesel::sql_types::SqlType, diesel::query_builder::QueryId,
+    )]
     #[diesel(postgres_type(oid = 1700, array_oid = 1231))]
     #[diesel(sqlite_type(name = "Text"))]
     pub struct Dec;
 
     /// UUID: `uuid` on PostgreSQL, `TEXT` on SQLite.
-    #[derive(Debug, Clone, Copy, Default, diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+    #[derive(
+        Debug, Clone, Copy, Default, diesel::sql_types::SqlType, diesel::query_builder::QueryId,
+    )]
     #[diesel(postgres_type(oid = 2950, array_oid = 2951))]
     #[diesel(sqlite_type(name = "Text"))]
     pub struct Uid;
 
     /// UTC instant: `timestamptz` on PostgreSQL, fixed-width RFC 3339 `TEXT` on SQLite.
-    #[derive(Debug, Clone, Copy, Default, diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+    #[derive(
+        Debug, Clone, Copy, Default, diesel::sql_types::SqlType, diesel::query_builder::QueryId,
+    )]
     #[diesel(postgres_type(oid = 1184, array_oid = 1185))]
     #[diesel(sqlite_type(name = "Text"))]
     pub struct Ts;
@@ -154,7 +160,9 @@ impl ToSql<sql::Ts, Sqlite> for DbTime {
 impl FromSql<sql::Ts, Sqlite> for DbTime {
     fn from_sql(bytes: SqliteRaw<'_>) -> deserialize::Result<Self> {
         let text = sqlite_text(bytes)?;
-        Ok(DbTime(DateTime::parse_from_rfc3339(&text)?.with_timezone(&Utc)))
+        Ok(DbTime(
+            DateTime::parse_from_rfc3339(&text)?.with_timezone(&Utc),
+        ))
     }
 }
 
@@ -207,7 +215,8 @@ mod tests {
 
     #[test]
     fn db_time_truncates_to_microseconds() {
-        let t = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap() + chrono::Duration::nanoseconds(1_234_567);
+        let t = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()
+            + chrono::Duration::nanoseconds(1_234_567);
         assert_eq!(DbTime::new(t).get().timestamp_subsec_nanos(), 1_234_000);
     }
 }

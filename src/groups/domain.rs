@@ -118,7 +118,9 @@ impl CreateGroup {
             coordinator: self.coordinator.clone(),
             members: self.members.clone(),
             cost_sharing_key: self.cost_sharing_key,
-            coordinator_fee_percent: self.coordinator_fee_percent.unwrap_or(Percent::from_stored(rust_decimal::Decimal::ZERO)),
+            coordinator_fee_percent: self
+                .coordinator_fee_percent
+                .unwrap_or(Percent::from_stored(rust_decimal::Decimal::ZERO)),
             budget_ceilings: self.budget_ceilings.clone(),
         })
     }

@@ -27,9 +27,12 @@ pub async fn create_group(
     body: ApiJson<CreateGroup>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
-    let new = body.0.parse()?;
+    let new = body.into_inner()?.parse()?;
     let now = state.clock.now();
-    let group = state.db.write(move |conn| store::insert(conn, &new, now)).await?;
+    let group = state
+        .db
+        .write(move |conn| store::insert(conn, &new, now))
+        .await?;
     Ok(HttpResponse::Created().json(group))
 }
 
@@ -48,7 +51,10 @@ pub async fn list_groups(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin, Role::Lead, Role::Officer])?;
     let page = query.page()?;
-    let rows = state.db.read(move |conn| store::list(conn, &caller, page)).await?;
+    let rows = state
+        .db
+        .read(move |conn| store::list(conn, &caller, page))
+        .await?;
     Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page.limit, |g| g.id)))
 }
 
@@ -94,6 +100,9 @@ pub async fn sign_convention(
     caller.require(&[Role::Admin, Role::Lead])?;
     let (id, code) = path.into_inner();
     let now = state.clock.now();
-    let group = state.db.write(move |conn| store::sign_convention(conn, &caller, id, &code, now)).await?;
+    let group = state
+        .db
+        .write(move |conn| store::sign_convention(conn, &caller, id, &code, now))
+        .await?;
     Ok(HttpResponse::Ok().json(group))
 }

@@ -17,6 +17,15 @@ use crate::members::store::ids_by_code;
 use crate::schema::{group_members, groups, members};
 
 type GroupRow = (DbUuid, String, DbUuid, String, DbDecimal, DbTime);
+/// id, code, legal name, dwellings, convention signed at, budget ceiling.
+type MemberRow = (
+    DbUuid,
+    String,
+    String,
+    i64,
+    Option<DbTime>,
+    Option<DbDecimal>,
+);
 
 /// The groups `caller` may see, as a boxed query to refine.
 pub fn visible_groups(caller: &Caller) -> groups::BoxedQuery<'static, MultiBackend> {
@@ -37,7 +46,9 @@ pub fn visible_groups(caller: &Caller) -> groups::BoxedQuery<'static, MultiBacke
 fn managed_groups(caller: &Caller) -> groups::BoxedQuery<'static, MultiBackend> {
     match caller.principal {
         Principal::Admin | Principal::Lead { .. } => visible_groups(caller),
-        Principal::Officer { .. } | Principal::Supplier { .. } => groups::table.filter(groups::id.is_null()).into_boxed(),
+        Principal::Officer { .. } | Principal::Supplier { .. } => {
+            groups::table.filter(groups::id.is_null()).into_boxed()
+        }
     }
 }
 
@@ -48,7 +59,12 @@ pub fn insert(conn: &mut DbConn, g: &NewGroup, now: DateTime<Utc>) -> Result<Gro
         .iter()
         .enumerate()
         .filter(|(_, id)| id.is_none())
-        .map(|(i, _)| FieldError::new(format!("/members/{i}"), format!("no member has the code {:?}", g.members[i])))
+        .map(|(i, _)| {
+            FieldError::new(
+                format!("/members/{i}"),
+                format!("no member has the code {:?}", g.members[i]),
+            )
+        })
         .collect();
     if !unknown.is_empty() {
         return Err(ApiError::validation(unknown));
@@ -59,7 +75,9 @@ pub fn insert(conn: &mut DbConn, g: &NewGroup, now: DateTime<Utc>) -> Result<Gro
         .iter()
         .position(|c| c == &g.coordinator)
         .and_then(|i| ids.get(i).copied())
-        .ok_or_else(|| ApiError::invalid_field("/coordinator", "must be one of the group's members"))?;
+        .ok_or_else(|| {
+            ApiError::invalid_field("/coordinator", "must be one of the group's members")
+        })?;
     let id = Uuid::now_v7();
     diesel::insert_into(groups::table)
         .values((
@@ -77,11 +95,22 @@ pub fn insert(conn: &mut DbConn, g: &NewGroup, now: DateTime<Utc>) -> Result<Gro
                 group_members::group_id.eq(DbUuid(id)),
                 group_members::member_id.eq(DbUuid(*member_id)),
                 group_members::convention_signed_at.eq(None::<DbTime>),
-                group_members::budget_ceiling.eq(g.budget_ceilings.get(code).map(|a| DbDecimal(a.value()))),
+                group_members::budget_ceiling
+                    .eq(g.budget_ceilings.get(code).map(|a| DbDecimal(a.value()))),
             ))
             .execute(conn)?;
     }
-    load(conn, GroupRowRef { id, name: g.name.clone(), coordinator_id: coordinator, key: g.cost_sharing_key, fee: g.coordinator_fee_percent, created_at: DbTime::new(now).get() })
+    load(
+        conn,
+        GroupRowRef {
+            id,
+            name: g.name.clone(),
+            coordinator_id: coordinator,
+            key: g.cost_sharing_key,
+            fee: g.coordinator_fee_percent,
+            created_at: DbTime::new(now).get(),
+        },
+    )
 }
 
 struct GroupRowRef {
@@ -93,13 +122,24 @@ struct GroupRowRef {
     created_at: DateTime<Utc>,
 }
 
-fn from_row((id, name, coordinator_id, key, fee, created_at): GroupRow) -> Result<GroupRowRef, ApiError> {
-    let key = CostSharingKey::parse(&key).ok_or_else(|| ApiError::internal(format!("bad cost_sharing_key {key:?} in group {}", id.0)))?;
-    Ok(GroupRowRef { id: id.0, name, coordinator_id: coordinator_id.0, key, fee: Percent::from_stored(fee.0), created_at: created_at.get() })
+fn from_row(
+    (id, name, coordinator_id, key, fee, created_at): GroupRow,
+) -> Result<GroupRowRef, ApiError> {
+    let key = CostSharingKey::parse(&key).ok_or_else(|| {
+        ApiError::internal(format!("bad cost_sharing_key {key:?} in group {}", id.0))
+    })?;
+    Ok(GroupRowRef {
+        id: id.0,
+        name,
+        coordinator_id: coordinator_id.0,
+        key,
+        fee: Percent::from_stored(fee.0),
+        created_at: created_at.get(),
+    })
 }
 
 fn load(conn: &mut DbConn, g: GroupRowRef) -> Result<Group, ApiError> {
-    let rows: Vec<(DbUuid, String, String, i64, Option<DbTime>, Option<DbDecimal>)> = group_members::table
+    let rows: Vec<MemberRow> = group_members::table
         .inner_join(members::table)
         .filter(group_members::group_id.eq(DbUuid(g.id)))
         .select((
@@ -116,16 +156,20 @@ fn load(conn: &mut DbConn, g: GroupRowRef) -> Result<Group, ApiError> {
         .iter()
         .find(|r| r.0 .0 == g.coordinator_id)
         .map(|r| r.1.clone())
-        .ok_or_else(|| ApiError::internal(format!("group {} has no coordinator membership", g.id)))?;
+        .ok_or_else(|| {
+            ApiError::internal(format!("group {} has no coordinator membership", g.id))
+        })?;
     let members: Vec<GroupMember> = rows
         .into_iter()
-        .map(|(_, member_code, legal_name, dwellings, signed, ceiling)| GroupMember {
-            member_code,
-            legal_name,
-            dwellings,
-            convention_signed_at: signed.map(DbTime::get),
-            budget_ceiling: ceiling.map(|d| Amount::from_stored(d.0)),
-        })
+        .map(
+            |(_, member_code, legal_name, dwellings, signed, ceiling)| GroupMember {
+                member_code,
+                legal_name,
+                dwellings,
+                convention_signed_at: signed.map(DbTime::get),
+                budget_ceiling: ceiling.map(|d| Amount::from_stored(d.0)),
+            },
+        )
         .collect();
     Ok(Group {
         id: g.id,
@@ -162,17 +206,23 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: Uuid) -> Result<Option<Group>
         .select(GROUP_COLUMNS)
         .first(conn)
         .optional()?;
-    row.map(|r| from_row(r).and_then(|g| load(conn, g))).transpose()
+    row.map(|r| from_row(r).and_then(|g| load(conn, g)))
+        .transpose()
 }
 
 /// One page of the groups the caller may see.
 pub fn list(conn: &mut DbConn, caller: &Caller, page: Page) -> Result<Vec<Group>, ApiError> {
-    let mut q = visible_groups(caller).select(GROUP_COLUMNS).order(groups::id.asc()).limit(i64::from(page.limit) + 1);
+    let mut q = visible_groups(caller)
+        .select(GROUP_COLUMNS)
+        .order(groups::id.asc())
+        .limit(i64::from(page.limit) + 1);
     if let Some(after) = page.after {
         q = q.filter(groups::id.gt(DbUuid(after)));
     }
     let rows: Vec<GroupRow> = q.load(conn)?;
-    rows.into_iter().map(|r| from_row(r).and_then(|g| load(conn, g))).collect()
+    rows.into_iter()
+        .map(|r| from_row(r).and_then(|g| load(conn, g)))
+        .collect()
 }
 
 /// Records that member `code` signed the convention of group `id` (idempotent: a second call

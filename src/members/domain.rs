@@ -42,7 +42,9 @@ pub const MAX_DWELLINGS: u64 = 10_000_000;
 /// True for a valid member code.
 pub fn is_member_code(code: &str) -> bool {
     (2..=16).contains(&code.len())
-        && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 impl CreateMember {
@@ -50,10 +52,18 @@ impl CreateMember {
     pub fn parse(&self) -> Result<NewMember, ApiError> {
         let mut c = Checks::new();
         let code = self.code.trim().to_owned();
-        c.check(is_member_code(&code), "/code", "must be 2 to 16 characters among A-Z, 0-9, '-' and '_'");
+        c.check(
+            is_member_code(&code),
+            "/code",
+            "must be 2 to 16 characters among A-Z, 0-9, '-' and '_'",
+        );
         let legal_name = c.line("/legal_name", &self.legal_name, 1, 200);
         let siret = c.siret("/siret", &self.siret);
-        c.check(self.dwellings <= MAX_DWELLINGS, "/dwellings", "must be an integer from 0 to 10000000");
+        c.check(
+            self.dwellings <= MAX_DWELLINGS,
+            "/dwellings",
+            "must be an integer from 0 to 10000000",
+        );
         let contact_email = c.email("/contact_email", &self.contact_email);
         c.finish()?;
         Ok(NewMember {
@@ -117,6 +127,15 @@ mod tests {
         };
         let e = bad.parse().unwrap_err();
         let pointers: Vec<_> = e.errors.iter().map(|f| f.pointer.as_str()).collect();
-        assert_eq!(pointers, ["/code", "/legal_name", "/siret", "/dwellings", "/contact_email"]);
+        assert_eq!(
+            pointers,
+            [
+                "/code",
+                "/legal_name",
+                "/siret",
+                "/dwellings",
+                "/contact_email"
+            ]
+        );
     }
 }

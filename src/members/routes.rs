@@ -27,9 +27,12 @@ pub async fn create_member(
     body: ApiJson<CreateMember>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
-    let new = body.0.parse()?;
+    let new = body.into_inner()?.parse()?;
     let now = state.clock.now();
-    let member = state.db.write(move |conn| store::insert(conn, &new, now)).await?;
+    let member = state
+        .db
+        .write(move |conn| store::insert(conn, &new, now))
+        .await?;
     Ok(HttpResponse::Created().json(member))
 }
 

@@ -32,14 +32,29 @@ const COLUMNS: (
 );
 
 fn to_member((id, code, legal_name, siret, dwellings, contact_email, created_at): Row) -> Member {
-    Member { id: id.0, code, legal_name, siret, dwellings, contact_email, created_at: created_at.get() }
+    Member {
+        id: id.0,
+        code,
+        legal_name,
+        siret,
+        dwellings,
+        contact_email,
+        created_at: created_at.get(),
+    }
 }
 
 /// Inserts a member; 409 `member_code_taken` if the code exists.
 pub fn insert(conn: &mut DbConn, m: &NewMember, now: DateTime<Utc>) -> Result<Member, ApiError> {
-    let taken = members::table.filter(members::code.eq(&m.code)).count().get_result::<i64>(conn)? > 0;
+    let taken = members::table
+        .filter(members::code.eq(&m.code))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0;
     if taken {
-        return Err(ApiError::conflict("member_code_taken", format!("a member with code {} already exists", m.code)));
+        return Err(ApiError::conflict(
+            "member_code_taken",
+            format!("a member with code {} already exists", m.code),
+        ));
     }
     let id = Uuid::now_v7();
     diesel::insert_into(members::table)
@@ -66,7 +81,11 @@ pub fn insert(conn: &mut DbConn, m: &NewMember, now: DateTime<Utc>) -> Result<Me
 
 /// One page of members in creation order (admin only: checked by the handler).
 pub fn list(conn: &mut DbConn, page: Page) -> Result<Vec<Member>, ApiError> {
-    let mut q = members::table.select(COLUMNS).order(members::id.asc()).limit(i64::from(page.limit) + 1).into_boxed();
+    let mut q = members::table
+        .select(COLUMNS)
+        .order(members::id.asc())
+        .limit(i64::from(page.limit) + 1)
+        .into_boxed();
     if let Some(after) = page.after {
         q = q.filter(members::id.gt(DbUuid(after)));
     }

@@ -50,7 +50,11 @@ impl CreateSupplier {
             .enumerate()
             .map(|(i, e)| c.email(&format!("/contact_emails/{i}"), e))
             .collect();
-        c.check(self.cpv_divisions.len() <= 100, "/cpv_divisions", "must list at most 100 divisions");
+        c.check(
+            self.cpv_divisions.len() <= 100,
+            "/cpv_divisions",
+            "must list at most 100 divisions",
+        );
         for (i, d) in self.cpv_divisions.iter().enumerate() {
             c.check(
                 crate::cpv::is_division(d),
@@ -62,7 +66,12 @@ impl CreateSupplier {
         let mut cpv_divisions = self.cpv_divisions.clone();
         cpv_divisions.sort();
         cpv_divisions.dedup();
-        Ok(NewSupplier { legal_name, siret, contact_emails, cpv_divisions })
+        Ok(NewSupplier {
+            legal_name,
+            siret,
+            contact_emails,
+            cpv_divisions,
+        })
     }
 }
 

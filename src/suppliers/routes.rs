@@ -27,9 +27,12 @@ pub async fn create_supplier(
     body: ApiJson<CreateSupplier>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
-    let new = body.0.parse()?;
+    let new = body.into_inner()?.parse()?;
     let now = state.clock.now();
-    let supplier = state.db.write(move |conn| store::insert(conn, &new, now)).await?;
+    let supplier = state
+        .db
+        .write(move |conn| store::insert(conn, &new, now))
+        .await?;
     Ok(HttpResponse::Created().json(supplier))
 }
 

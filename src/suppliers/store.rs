@@ -13,7 +13,9 @@ use crate::schema::suppliers;
 
 type Row = (DbUuid, String, String, String, String, DbTime);
 
-fn to_supplier((id, legal_name, siret, emails, divisions, created_at): Row) -> Result<Supplier, ApiError> {
+fn to_supplier(
+    (id, legal_name, siret, emails, divisions, created_at): Row,
+) -> Result<Supplier, ApiError> {
     Ok(Supplier {
         id: id.0,
         legal_name,
@@ -25,8 +27,16 @@ fn to_supplier((id, legal_name, siret, emails, divisions, created_at): Row) -> R
 }
 
 /// Inserts a supplier; 409 `supplier_siret_taken` if the SIRET is registered already.
-pub fn insert(conn: &mut DbConn, s: &NewSupplier, now: DateTime<Utc>) -> Result<Supplier, ApiError> {
-    let taken = suppliers::table.filter(suppliers::siret.eq(&s.siret)).count().get_result::<i64>(conn)? > 0;
+pub fn insert(
+    conn: &mut DbConn,
+    s: &NewSupplier,
+    now: DateTime<Utc>,
+) -> Result<Supplier, ApiError> {
+    let taken = suppliers::table
+        .filter(suppliers::siret.eq(&s.siret))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0;
     if taken {
         return Err(ApiError::conflict(
             "supplier_siret_taken",
@@ -46,7 +56,14 @@ pub fn insert(conn: &mut DbConn, s: &NewSupplier, now: DateTime<Utc>) -> Result<
             suppliers::created_at.eq(DbTime::new(now)),
         ))
         .execute(conn)?;
-    to_supplier((DbUuid(id), s.legal_name.clone(), s.siret.clone(), emails, divisions, DbTime::new(now)))
+    to_supplier((
+        DbUuid(id),
+        s.legal_name.clone(),
+        s.siret.clone(),
+        emails,
+        divisions,
+        DbTime::new(now),
+    ))
 }
 
 /// One page of suppliers in creation order (admin and leads: checked by the handler).

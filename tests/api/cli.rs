@@ -1,0 +1,183 @@
+//! The real binary: `serve` in an empty folder on the embedded default and on PostgreSQL,
+//! `token create` printing the token alone on the last line.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::pg;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tenderpool");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Minimal HTTP/1.1 GET; returns (status, body).
+fn http_get(port: u16, path: &str, token: Option<&str>) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    let status = raw.split(' ').nth(1)?.parse().ok()?;
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn command(cwd: &Path, database_url: Option<&str>) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(cwd)
+        .env_remove("DATABASE_URL")
+        .env_remove("TENDERPOOL_ENV");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("TENDERPOOL__") {
+            cmd.env_remove(k);
+        }
+    }
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    cmd
+}
+
+fn serve(cwd: &Path, database_url: Option<&str>) -> (Server, u16) {
+    let port = free_port();
+    let child = command(cwd, database_url)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tenderpool serve");
+    let server = Server(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if http_get(port, "/health", None).is_some() {
+            return (server, port);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("tenderpool serve did not answer within 30 s");
+}
+
+fn token_create(cwd: &Path, database_url: Option<&str>, args: &[&str]) -> std::process::Output {
+    command(cwd, database_url)
+        .args(["token", "create"])
+        .args(args)
+        .output()
+        .expect("run token create")
+}
+
+fn check_binary(cwd: &Path, database_url: Option<&str>) {
+    let out = token_create(cwd, database_url, &["--role", "admin", "--name", "ops"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let token = stdout.lines().last().unwrap();
+    assert!(
+        token.starts_with("tp_") && !token.contains(' '),
+        "last line must be the token alone: {stdout:?}"
+    );
+
+    let out = token_create(
+        cwd,
+        database_url,
+        &["--role", "officer", "--member", "NOPE", "--name", "x"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("member_code"));
+
+    let (_server, port) = serve(cwd, database_url);
+    assert_eq!(http_get(port, "/health", None).unwrap().0, 200);
+    let (status, body) = http_get(port, "/ready", None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        http_get(port, "/api/v1/members", Some(token)).unwrap().0,
+        200,
+        "the CLI token works on the server"
+    );
+    assert_eq!(http_get(port, "/api/v1/members", None).unwrap().0, 401);
+}
+
+#[test]
+fn serve_on_the_embedded_default_in_an_empty_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    check_binary(dir.path(), None);
+    assert!(
+        dir.path().join("data/tenderpool.db").is_file(),
+        "./data/tenderpool.db is created"
+    );
+}
+
+#[test]
+fn serve_on_postgres_with_database_url() {
+    let url = match pg::server().and_then(|s| s.fresh_database()) {
+        Ok(url) => url,
+        Err(why) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "PostgreSQL tests must run under CI: {why}"
+            );
+            eprintln!("SKIPPED PostgreSQL test: {why}");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    check_binary(dir.path(), Some(&url));
+    assert!(
+        !dir.path().join("data").exists(),
+        "no SQLite file when DATABASE_URL is PostgreSQL"
+    );
+    if let Ok(s) = pg::server() {
+        s.drop_database(&url);
+    }
+}
+
+#[test]
+fn bad_configuration_stops_start_up_with_the_key_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = command(dir.path(), None)
+        .env("TENDERPOOL__DATABASE__POOL_SIZE", "3")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pool_size"));
+    let out = command(dir.path(), Some("postgres:nobody"))
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        !dir.path().join("postgres:nobody").exists(),
+        "a mistyped URL never becomes a SQLite file"
+    );
+}

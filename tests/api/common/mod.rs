@@ -1,0 +1,320 @@
+//! Test application: the real app (all middleware, real database) driven in-process.
+
+pub mod pg;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::{test, web};
+use chrono::{TimeZone, Utc};
+use serde_json::{json, Value};
+use tenderpool::app::{self, AppState};
+use tenderpool::auth::store::TokenSpec;
+use tenderpool::auth::Role;
+use tenderpool::clock::ManualClock;
+use tenderpool::config::Settings;
+use tenderpool::db::Db;
+
+/// Which backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// One test's application with its own database.
+pub struct TestApp {
+    pub state: web::Data<AppState>,
+    pub clock: Arc<ManualClock>,
+    pub backend: Backend,
+    pub db_url: String,
+    pub admin: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub headers: header::HeaderMap,
+    pub body: String,
+}
+
+impl Resp {
+    /// The body as JSON (Null when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// Asserts a problem+json error with this status and code; returns the body.
+    #[track_caller]
+    pub fn problem(&self, status: u16, code: &str) -> Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert!(
+            self.content_type.starts_with("application/problem+json"),
+            "content type {:?}",
+            self.content_type
+        );
+        let v = self.json();
+        assert_eq!(v["code"], code, "body: {}", self.body);
+        assert_eq!(v["status"], status);
+        assert!(v["type"].as_str().is_some_and(|t| !t.is_empty()));
+        assert!(v["title"].as_str().is_some_and(|t| !t.is_empty()));
+        assert!(v["detail"].as_str().is_some());
+        v
+    }
+
+    /// Asserts a 422 whose `errors[]` names `pointer`; returns the body.
+    #[track_caller]
+    pub fn invalid(&self, pointer: &str) -> Value {
+        let v = self.problem(422, "validation_failed");
+        let pointers: Vec<&str> = v["errors"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|e| e["pointer"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(
+            pointers.contains(&pointer),
+            "expected {pointer} in {pointers:?}"
+        );
+        v
+    }
+
+    /// Asserts the status and returns the JSON body.
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        self.json()
+    }
+}
+
+/// A fixed start instant for every test: 2026-11-30 09:00 Paris.
+pub fn start_instant() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0)
+        .single()
+        .expect("valid instant")
+}
+
+fn settings_for(url: &str) -> Settings {
+    let mut s = Settings::load_from(Path::new("/nonexistent"), &[]).expect("defaults load");
+    s.database.url = url.to_owned();
+    s.database.pool_max = 4;
+    s
+}
+
+impl TestApp {
+    /// A fresh SQLite file.
+    pub async fn sqlite() -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let mut app = Self::open(Backend::Sqlite, url);
+        app._dir = Some(dir);
+        app
+    }
+
+    /// A fresh PostgreSQL database, or `None` (test skipped) when no server can be had and
+    /// `CI` is not set. Under CI an unavailable PostgreSQL fails the test.
+    pub async fn postgres() -> Option<TestApp> {
+        match pg::server().and_then(|s| s.fresh_database()) {
+            Ok(url) => Some(Self::open(Backend::Postgres, url)),
+            Err(why) => {
+                if std::env::var_os("CI").is_some() {
+                    panic!("PostgreSQL tests must run under CI but cannot: {why}");
+                }
+                eprintln!("SKIPPED PostgreSQL test: {why}");
+                None
+            }
+        }
+    }
+
+    fn open(backend: Backend, db_url: String) -> TestApp {
+        let settings = settings_for(&db_url);
+        let db = Db::open(&settings.database).expect("open test database");
+        db.migrate().expect("migrate");
+        let clock = Arc::new(ManualClock::at(start_instant()));
+        let state = web::Data::new(AppState {
+            db,
+            clock: clock.clone(),
+            settings: Arc::new(settings),
+        });
+        let admin = create_token(&state, Role::Admin, None, None);
+        TestApp {
+            state,
+            clock,
+            backend,
+            db_url,
+            admin,
+            _dir: None,
+        }
+    }
+
+    /// Sends a request through the whole application.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> Resp {
+        let svc = test::init_service(app::build(self.state.clone())).await;
+        let mut req = test::TestRequest::default().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.insert_header((header::AUTHORIZATION, format!("Bearer {t}")));
+        }
+        if let Some(b) = body {
+            req = req
+                .insert_header((header::CONTENT_TYPE, "application/json"))
+                .set_payload(b);
+        }
+        let res = test::call_service(&svc, req.to_request()).await;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let body = String::from_utf8_lossy(&test::read_body(res).await).into_owned();
+        Resp {
+            status,
+            content_type,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call(
+            Method::POST,
+            path,
+            Some(token),
+            Some(body.to_string().into_bytes()),
+        )
+        .await
+    }
+
+    pub async fn post_raw(&self, path: &str, token: &str, body: &str) -> Resp {
+        self.call(
+            Method::POST,
+            path,
+            Some(token),
+            Some(body.as_bytes().to_vec()),
+        )
+        .await
+    }
+
+    /// A token for `role`, created directly in the store.
+    pub fn token(&self, role: Role, member: Option<&str>, supplier: Option<uuid::Uuid>) -> String {
+        create_token(&self.state, role, member, supplier)
+    }
+
+    /// Creates the three offices NMH, BMH and ARCH; returns their codes.
+    pub async fn seed_members(&self) -> [&'static str; 3] {
+        for (code, name, siret, dwellings) in [
+            ("NMH", "Nantes Métropole Habitat", "27440001600094", 25_000),
+            ("BMH", "Brest Métropole Habitat", "27290003200017", 13_000),
+            ("ARCH", "Archipel Habitat", "27350004700017", 14_000),
+        ] {
+            self.post(
+                "/api/v1/members",
+                &self.admin,
+                json!({"code": code, "legal_name": name, "siret": siret, "dwellings": dwellings,
+                       "contact_email": format!("achats@{}.fr", code.to_lowercase())}),
+            )
+            .await
+            .ok(201);
+        }
+        ["NMH", "BMH", "ARCH"]
+    }
+
+    /// Creates a group of the three offices coordinated by NMH; returns its id.
+    pub async fn seed_group(&self) -> String {
+        self.seed_members().await;
+        let g = self
+            .post(
+                "/api/v1/groups",
+                &self.admin,
+                json!({"name": "Groupement Ouest", "coordinator": "NMH", "members": ["NMH", "BMH", "ARCH"],
+                       "cost_sharing_key": "dwellings"}),
+            )
+            .await
+            .ok(201);
+        g["id"].as_str().expect("group id").to_owned()
+    }
+
+    /// Row count of a table (checks that refused requests stored nothing).
+    pub fn count(&self, table: &str) -> i64 {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = self.state.db.conn().expect("connection");
+        diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
+            .get_result::<N>(&mut *conn)
+            .expect("count")
+            .n
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if self.backend == Backend::Postgres {
+            if let Ok(server) = pg::server() {
+                server.drop_database(&self.db_url);
+            }
+        }
+    }
+}
+
+fn create_token(
+    state: &web::Data<AppState>,
+    role: Role,
+    member: Option<&str>,
+    supplier: Option<uuid::Uuid>,
+) -> String {
+    let spec = TokenSpec {
+        role,
+        member_code: member.map(str::to_owned),
+        supplier_id: supplier,
+        name: format!("test {role:?}"),
+    };
+    let mut conn = state.db.conn().expect("connection");
+    tenderpool::db::write_tx(&mut conn, |c| {
+        tenderpool::auth::store::create(c, &spec, start_instant())
+    })
+    .expect("token created")
+    .token
+}
+
+/// Declares async tests that run once on SQLite and once on PostgreSQL:
+/// `both_backends! { async fn name(app) { … } }` makes `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: $crate::common::TestApp) $body
+
+            #[actix_rt::test]
+            async fn sqlite() {
+                run($crate::common::TestApp::sqlite().await).await
+            }
+
+            #[actix_rt::test]
+            async fn postgres() {
+                if let Some(app) = $crate::common::TestApp::postgres().await {
+                    run(app).await
+                }
+            }
+        }
+    )*};
+}

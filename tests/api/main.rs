@@ -1,0 +1,8 @@
+//! Integration tests of the HTTP API. Every test runs on SQLite and on PostgreSQL, each with a
+//! database of its own.
+
+mod common;
+
+mod cli;
+mod foundation;
+mod organisations;
