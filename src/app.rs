@@ -38,7 +38,20 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(crate::groups::routes::create_group)
         .service(crate::groups::routes::list_groups)
         .service(crate::groups::routes::get_group)
-        .service(crate::groups::routes::sign_convention);
+        .service(crate::groups::routes::sign_convention)
+        .service(crate::campaigns::routes::open_campaign)
+        .service(crate::campaigns::routes::list_campaigns)
+        .service(crate::campaigns::routes::get_campaign)
+        .service(crate::campaigns::routes::close_campaign)
+        .service(crate::campaigns::routes::aggregation)
+        .service(crate::needs::routes::create_need)
+        .service(crate::needs::routes::list_needs)
+        .service(crate::needs::routes::get_need)
+        .service(crate::needs::routes::patch_need)
+        .service(crate::needs::routes::delete_need)
+        .service(crate::needs::routes::submit_need)
+        .service(crate::needs::routes::withdraw_need)
+        .service(crate::needs::routes::reject_need);
 }
 
 #[derive(OpenApi)]

@@ -21,6 +21,16 @@ pub struct Settings {
     pub server: ServerSettings,
     /// Database settings.
     pub database: DatabaseSettings,
+    /// Procurement procedure rules.
+    pub procedures: ProceduresSettings,
+}
+
+/// `[procedures]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProceduresSettings {
+    /// The dated threshold table used for procedure advice.
+    pub thresholds: Vec<crate::procedures::advice::ThresholdRow>,
 }
 
 /// `[server]` section.
@@ -106,7 +116,7 @@ impl Settings {
                 figment = figment.merge((path, value_of(value)));
             }
         }
-        figment.extract::<Settings>().map_err(|e| {
+        let settings = figment.extract::<Settings>().map_err(|e| {
             let mut msgs = Vec::new();
             for err in e {
                 let key = err.path.join(".");
@@ -125,7 +135,10 @@ impl Settings {
                 msgs.push(text);
             }
             ConfigError::Invalid(msgs.join("; "))
-        })
+        })?;
+        crate::procedures::advice::check_table(&settings.procedures.thresholds)
+            .map_err(ConfigError::Invalid)?;
+        Ok(settings)
     }
 }
 
@@ -227,6 +240,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn threshold_table_is_replaced_by_an_env_file_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("config")).unwrap();
+        let row = |eu: &str| {
+            format!(
+                "[[procedures.thresholds]]\nnature = \"works\"\nvalid_from = \"2028-01-01\"\n\
+                 no_publicity_below = \"100000\"\nmandatory_advert_from = \"90000\"\neu_threshold = \"{eu}\"\n"
+            )
+        };
+        std::fs::write(dir.path().join("config/next.toml"), row("5600000")).unwrap();
+        let s = Settings::load_from(dir.path(), &vars(&[("TENDERPOOL_ENV", "next")])).unwrap();
+        assert_eq!(s.procedures.thresholds.len(), 1);
+        assert_eq!(
+            s.procedures.thresholds[0].eu_threshold.to_string(),
+            "5600000.00"
+        );
+        std::fs::write(dir.path().join("config/bad.toml"), row("50000")).unwrap();
+        let err = Settings::load_from(dir.path(), &vars(&[("TENDERPOOL_ENV", "bad")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("eu_threshold"), "{err}");
     }
 
     #[test]

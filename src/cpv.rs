@@ -31,6 +31,11 @@ pub fn is_division(division: &str) -> bool {
     division.len() == 2 && divisions().contains(division)
 }
 
+/// True when at least one official code starts with `prefix`.
+pub fn has_prefix(prefix: &str) -> bool {
+    codes().iter().any(|c| c.starts_with(prefix))
+}
+
 /// Number of codes in the list.
 pub fn len() -> usize {
     codes().len()
@@ -51,5 +56,7 @@ mod tests {
         assert!(is_division("09"));
         assert!(!is_division("04"));
         assert!(!is_division("4"));
+        assert!(has_prefix("4544"));
+        assert!(!has_prefix("99"));
     }
 }

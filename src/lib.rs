@@ -4,10 +4,12 @@
 
 pub mod app;
 pub mod auth;
+pub mod campaigns;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod cpv;
+pub mod dates;
 pub mod db;
 pub mod decimal;
 pub mod error;
@@ -15,6 +17,8 @@ pub mod extract;
 pub mod groups;
 pub mod health;
 pub mod members;
+pub mod needs;
+pub mod procedures;
 pub mod schema;
 pub mod suppliers;
 pub mod validate;

@@ -75,10 +75,57 @@ diesel::joinable!(groups -> members (coordinator_id));
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(group_members -> members (member_id));
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    campaigns (id) {
+        id -> Uid,
+        group_id -> Uid,
+        title -> Text,
+        cpv_scope -> Text,
+        needs_deadline -> Ts,
+        status -> Text,
+        closed_at -> Nullable<Ts>,
+        created_at -> Ts,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    needs (id) {
+        id -> Uid,
+        campaign_id -> Uid,
+        member_id -> Uid,
+        title -> Text,
+        description -> Text,
+        cpv -> Text,
+        quantity -> Dec,
+        unit -> Text,
+        estimated_unit_price -> Dec,
+        vat_rate -> Dec,
+        delivery_site -> Text,
+        wanted_by -> Date,
+        status -> Text,
+        rejection_reason -> Nullable<Text>,
+        submitted_at -> Nullable<Ts>,
+        created_at -> Ts,
+        updated_at -> Ts,
+    }
+}
+
+diesel::joinable!(campaigns -> groups (group_id));
+diesel::joinable!(needs -> campaigns (campaign_id));
+diesel::joinable!(needs -> members (member_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     members,
     suppliers,
     groups,
     group_members,
-    api_tokens
+    api_tokens,
+    campaigns,
+    needs
 );

@@ -1,0 +1,2 @@
+DROP TABLE needs;
+DROP TABLE campaigns;

@@ -1,0 +1,191 @@
+//! A campaign, its status machine and its rules. Pure.
+//!
+//! ```text
+//!   open ──(deadline passes, or the lead closes it)──▶ closed ──(tender created)──▶ frozen
+//! ```
+//! The deadline is applied on read: a request after it sees `closed` even if nothing ran.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::validate::Checks;
+
+/// Status of a campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignStatus {
+    /// Needs can be created, changed and submitted.
+    Open,
+    /// Deadline reached or closed early: needs are fixed.
+    Closed,
+    /// A tender was created from it.
+    Frozen,
+}
+
+impl CampaignStatus {
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(Self::Open),
+            "closed" => Some(Self::Closed),
+            "frozen" => Some(Self::Frozen),
+            _ => None,
+        }
+    }
+
+    /// The status as of `now`: an open campaign past its deadline is closed.
+    pub fn effective(self, deadline: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        if self == Self::Open && now >= deadline {
+            Self::Closed
+        } else {
+            self
+        }
+    }
+}
+
+/// Body of `POST /api/v1/groups/{id}/campaigns`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCampaign {
+    /// Title.
+    pub title: String,
+    /// Optional CPV prefixes (2 to 8 digits) the needs must fall under, e.g. `["45", "0913"]`.
+    #[serde(default)]
+    pub cpv_scope: Vec<String>,
+    /// RFC 3339 instant with offset, in the future, e.g. `2027-01-15T18:00:00+01:00`.
+    pub needs_deadline: String,
+}
+
+/// A validated new campaign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCampaign {
+    /// Title.
+    pub title: String,
+    /// CPV prefixes.
+    pub cpv_scope: Vec<String>,
+    /// Deadline.
+    pub needs_deadline: DateTime<Utc>,
+}
+
+/// True when `prefix` is 2–8 digits starting at least one official CPV code.
+pub fn is_cpv_prefix(prefix: &str) -> bool {
+    (2..=8).contains(&prefix.len())
+        && prefix.bytes().all(|b| b.is_ascii_digit())
+        && crate::cpv::has_prefix(prefix)
+}
+
+impl CreateCampaign {
+    /// Checks every field against `now`; 422 lists all that are wrong.
+    pub fn parse(&self, now: DateTime<Utc>) -> Result<NewCampaign, ApiError> {
+        let mut c = Checks::new();
+        let title = c.line("/title", &self.title, 1, 200);
+        c.check(
+            self.cpv_scope.len() <= 50,
+            "/cpv_scope",
+            "must list at most 50 prefixes",
+        );
+        for (i, p) in self.cpv_scope.iter().enumerate() {
+            c.check(
+                is_cpv_prefix(p),
+                &format!("/cpv_scope/{i}"),
+                "must be 2 to 8 leading digits of an official CPV code",
+            );
+        }
+        let deadline = crate::dates::parse_instant(&self.needs_deadline);
+        match deadline {
+            None => c.add(
+                "/needs_deadline",
+                "must be an RFC 3339 date-time with offset, e.g. 2027-01-15T18:00:00+01:00",
+            ),
+            Some(d) if d <= now => c.add("/needs_deadline", "must be in the future"),
+            Some(_) => {}
+        }
+        c.finish()?;
+        let mut cpv_scope = self.cpv_scope.clone();
+        cpv_scope.sort();
+        cpv_scope.dedup();
+        Ok(NewCampaign {
+            title,
+            cpv_scope,
+            needs_deadline: deadline.unwrap_or(now),
+        })
+    }
+}
+
+/// A campaign as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Campaign {
+    /// Id.
+    pub id: Uuid,
+    /// Group.
+    pub group_id: Uuid,
+    /// Title.
+    pub title: String,
+    /// CPV prefixes (empty: any code).
+    pub cpv_scope: Vec<String>,
+    /// Deadline for needs (UTC).
+    pub needs_deadline: DateTime<Utc>,
+    /// The same deadline in Europe/Paris local time.
+    pub needs_deadline_local: String,
+    /// Status as of the request.
+    pub status: CampaignStatus,
+    /// When the lead closed it early.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn deadline_closes_on_read() {
+        let deadline = now() + chrono::Duration::days(1);
+        assert_eq!(
+            CampaignStatus::Open.effective(deadline, now()),
+            CampaignStatus::Open
+        );
+        assert_eq!(
+            CampaignStatus::Open.effective(deadline, deadline),
+            CampaignStatus::Closed,
+            "at the deadline it is closed"
+        );
+        assert_eq!(
+            CampaignStatus::Frozen.effective(deadline, deadline),
+            CampaignStatus::Frozen
+        );
+    }
+
+    #[test]
+    fn campaign_rules() {
+        let ok = CreateCampaign {
+            title: "Entretien 2027".into(),
+            cpv_scope: vec!["45".into(), "0913".into()],
+            needs_deadline: "2027-01-15T18:00:00+01:00".into(),
+        };
+        let c = ok.parse(now()).unwrap();
+        assert_eq!(
+            c.needs_deadline,
+            Utc.with_ymd_and_hms(2027, 1, 15, 17, 0, 0).unwrap()
+        );
+        let bad = CreateCampaign {
+            title: "".into(),
+            cpv_scope: vec!["4".into(), "99".into()],
+            needs_deadline: "2026-11-30T08:00:00Z".into(),
+        };
+        let e = bad.parse(now()).unwrap_err();
+        let pointers: Vec<_> = e.errors.iter().map(|f| f.pointer.as_str()).collect();
+        assert_eq!(
+            pointers,
+            ["/title", "/cpv_scope/0", "/cpv_scope/1", "/needs_deadline"]
+        );
+    }
+}

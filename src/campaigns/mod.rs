@@ -1,0 +1,5 @@
+//! Needs campaigns (*recensement des besoins*) opened by the lead for a group.
+
+pub mod domain;
+pub mod routes;
+pub mod store;

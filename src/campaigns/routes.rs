@@ -1,0 +1,172 @@
+//! Campaign routes.
+
+use actix_web::{get, post, web, HttpResponse};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::domain::{Campaign, CreateCampaign};
+use super::store;
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, PageQuery, Paginated};
+use crate::needs::aggregation::{Aggregation, Level};
+
+/// Opens a needs campaign for a group the caller leads. Members are notified by e-mail once
+/// the outbox exists.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("id" = Uuid, Path, description = "group id")),
+    request_body = CreateCampaign,
+    responses(
+        (status = 201, body = Campaign),
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[post("/groups/{id}/campaigns")]
+pub async fn open_campaign(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: ApiJson<CreateCampaign>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Lead])?;
+    let now = state.clock.now();
+    let new = body.into_inner()?.parse(now)?;
+    let group = id.into_inner();
+    let campaign = state
+        .db
+        .write(move |conn| store::insert(conn, &caller, group, &new, now))
+        .await?;
+    Ok(HttpResponse::Created().json(campaign))
+}
+
+/// `GET /api/v1/campaigns` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignsQuery {
+    /// Only campaigns of this group.
+    pub group: Option<Uuid>,
+    /// Page size.
+    pub limit: Option<String>,
+    /// Cursor.
+    pub cursor: Option<String>,
+}
+
+/// Lists the campaigns the caller may see (lead: its groups'; officer: its member's groups').
+#[utoipa::path(
+    tag = "campaigns",
+    params(CampaignsQuery),
+    responses((status = 200, body = Paginated<Campaign>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/campaigns")]
+pub async fn list_campaigns(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<CampaignsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin, Role::Lead, Role::Officer])?;
+    let q = query.into_inner();
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .page()?;
+    let now = state.clock.now();
+    let rows = state
+        .db
+        .read(move |conn| store::list(conn, &caller, q.group, page, now))
+        .await?;
+    Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page.limit, |c| c.id)))
+}
+
+/// Reads a campaign (its group's lead, officers of its members, admin).
+#[utoipa::path(
+    tag = "campaigns",
+    params(("id" = Uuid, Path, description = "campaign id")),
+    responses((status = 200, body = Campaign), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/campaigns/{id}")]
+pub async fn get_campaign(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, now) = (id.into_inner(), state.clock.now());
+    let campaign = state
+        .db
+        .read(move |conn| store::get(conn, &caller, id, now))
+        .await?;
+    Ok(HttpResponse::Ok().json(campaign))
+}
+
+/// Closes a campaign before its deadline (lead). Closing a closed campaign changes nothing.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("id" = Uuid, Path, description = "campaign id")),
+    responses((status = 200, body = Campaign), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/campaigns/{id}/close")]
+pub async fn close_campaign(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Lead])?;
+    let (id, now) = (id.into_inner(), state.clock.now());
+    let campaign = state
+        .db
+        .write(move |conn| store::close(conn, &caller, id, now))
+        .await?;
+    Ok(HttpResponse::Ok().json(campaign))
+}
+
+/// `?level=` of the aggregation.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AggregationQuery {
+    /// `division` (2 digits), `group` (3, default) or `class` (4).
+    pub level: Option<Level>,
+}
+
+/// Proposed lots from the submitted needs, with values per member and procedure advice (lead).
+#[utoipa::path(
+    tag = "campaigns",
+    params(("id" = Uuid, Path, description = "campaign id"), AggregationQuery),
+    responses((status = 200, body = Aggregation), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/campaigns/{id}/aggregation")]
+pub async fn aggregation(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    query: web::Query<AggregationQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Lead])?;
+    let (id, level, now) = (
+        id.into_inner(),
+        query.level.unwrap_or_default(),
+        state.clock.now(),
+    );
+    let needs = state
+        .db
+        .read(move |conn| crate::needs::store::submitted_for_aggregation(conn, &caller, id))
+        .await?;
+    let thresholds = &state.settings.procedures.thresholds;
+    let agg = crate::needs::aggregation::aggregate(
+        id,
+        &needs,
+        level,
+        thresholds,
+        crate::dates::paris_date(now),
+    );
+    Ok(HttpResponse::Ok().json(agg))
+}

@@ -1,0 +1,464 @@
+//! The aggregation proposal of a campaign: submitted needs grouped into lots by CPV prefix,
+//! identical items (same CPV code, unit and VAT rate) merged, values per item, lot, member and
+//! in total, and the procedure advice for the group. Pure.
+//!
+//! Every value is a sum of the needs' own estimated values (each already rounded to the cent),
+//! so all aggregates add up exactly.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::domain::Unit;
+use crate::decimal::{Amount, Quantity, VatRate};
+use crate::procedures::advice::{advise, Advice, Nature, ThresholdRow};
+
+/// How many CPV digits make a lot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// 2 digits.
+    Division,
+    /// 3 digits (default).
+    #[default]
+    Group,
+    /// 4 digits.
+    Class,
+}
+
+impl Level {
+    /// Number of leading CPV digits forming the lot key.
+    pub fn digits(self) -> usize {
+        match self {
+            Level::Division => 2,
+            Level::Group => 3,
+            Level::Class => 4,
+        }
+    }
+}
+
+/// A submitted need, as the aggregation sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggNeed {
+    /// Need id.
+    pub id: Uuid,
+    /// Member code.
+    pub member_code: String,
+    /// CPV code.
+    pub cpv: String,
+    /// Unit.
+    pub unit: Unit,
+    /// VAT rate.
+    pub vat_rate: VatRate,
+    /// Quantity.
+    pub quantity: Quantity,
+    /// Estimated value HT (already rounded to the cent).
+    pub estimated_value: Amount,
+}
+
+/// A value per member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct MemberValue {
+    /// Member code.
+    pub member_code: String,
+    /// Estimated value HT.
+    pub estimated_value: Amount,
+}
+
+/// One member's part of an item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ItemMember {
+    /// Member code.
+    pub member_code: String,
+    /// The member's total quantity.
+    pub quantity: Quantity,
+    /// The member's needs merged into the item.
+    pub need_ids: Vec<Uuid>,
+}
+
+/// Needs with the same CPV code, unit and VAT rate, merged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Item {
+    /// CPV code.
+    pub cpv: String,
+    /// Unit.
+    pub unit: Unit,
+    /// VAT rate.
+    pub vat_rate: VatRate,
+    /// Total quantity.
+    pub quantity: Quantity,
+    /// Total estimated value HT.
+    pub estimated_value: Amount,
+    /// Each member's quantity and needs.
+    pub members: Vec<ItemMember>,
+}
+
+/// A proposed lot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Lot {
+    /// CPV prefix shared by the lot's items.
+    pub key: String,
+    /// Works or supplies/services.
+    pub nature: Nature,
+    /// Estimated value HT of the lot.
+    pub estimated_value: Amount,
+    /// Value per member.
+    pub members: Vec<MemberValue>,
+    /// Items.
+    pub items: Vec<Item>,
+}
+
+/// The whole proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Aggregation {
+    /// Campaign.
+    pub campaign_id: Uuid,
+    /// Level used.
+    pub level: Level,
+    /// Estimated value HT of all lots.
+    pub total_estimated_value: Amount,
+    /// Value per member over all lots.
+    pub members: Vec<MemberValue>,
+    /// Proposed lots, by key.
+    pub lots: Vec<Lot>,
+    /// One advice per nature present, from the group's combined value.
+    pub procedure_advice: Vec<Advice>,
+}
+
+fn member_values(map: BTreeMap<String, Decimal>) -> Vec<MemberValue> {
+    map.into_iter()
+        .map(|(member_code, v)| MemberValue {
+            member_code,
+            estimated_value: Amount::from_stored(v),
+        })
+        .collect()
+}
+
+type ItemKey = (String, Unit, VatRate);
+
+/// Builds the proposal from submitted needs. `date` chooses the threshold table row.
+pub fn aggregate(
+    campaign_id: Uuid,
+    needs: &[AggNeed],
+    level: Level,
+    thresholds: &[ThresholdRow],
+    date: NaiveDate,
+) -> Aggregation {
+    // lot key → item key → member code → (quantity, need ids); plus values.
+    let mut lots: BTreeMap<
+        String,
+        BTreeMap<ItemKey, (Decimal, BTreeMap<String, (Decimal, Vec<Uuid>)>)>,
+    > = BTreeMap::new();
+    let mut lot_members: BTreeMap<String, BTreeMap<String, Decimal>> = BTreeMap::new();
+    let mut members: BTreeMap<String, Decimal> = BTreeMap::new();
+    let mut by_nature: BTreeMap<Nature, Decimal> = BTreeMap::new();
+    for n in needs {
+        let key: String = n.cpv.chars().take(level.digits()).collect();
+        let value = n.estimated_value.value();
+        let item = lots
+            .entry(key.clone())
+            .or_default()
+            .entry((n.cpv.clone(), n.unit, n.vat_rate))
+            .or_insert_with(|| (Decimal::ZERO, BTreeMap::new()));
+        item.0 += value;
+        let part = item
+            .1
+            .entry(n.member_code.clone())
+            .or_insert_with(|| (Decimal::ZERO, Vec::new()));
+        part.0 += n.quantity.value();
+        part.1.push(n.id);
+        *lot_members
+            .entry(key)
+            .or_default()
+            .entry(n.member_code.clone())
+            .or_default() += value;
+        *members.entry(n.member_code.clone()).or_default() += value;
+        *by_nature.entry(Nature::of_cpv(&n.cpv)).or_default() += value;
+    }
+    let lots: Vec<Lot> = lots
+        .into_iter()
+        .map(|(key, items)| {
+            let items: Vec<Item> = items
+                .into_iter()
+                .map(|((cpv, unit, vat_rate), (value, parts))| Item {
+                    cpv,
+                    unit,
+                    vat_rate,
+                    quantity: Quantity::from_stored(parts.values().map(|p| p.0).sum()),
+                    estimated_value: Amount::from_stored(value),
+                    members: parts
+                        .into_iter()
+                        .map(|(member_code, (q, mut need_ids))| {
+                            need_ids.sort();
+                            ItemMember {
+                                member_code,
+                                quantity: Quantity::from_stored(q),
+                                need_ids,
+                            }
+                        })
+                        .collect(),
+                })
+                .collect();
+            let per_member = lot_members.remove(&key).unwrap_or_default();
+            Lot {
+                nature: Nature::of_cpv(&key),
+                estimated_value: Amount::from_stored(per_member.values().copied().sum()),
+                members: member_values(per_member),
+                items,
+                key,
+            }
+        })
+        .collect();
+    let procedure_advice = by_nature
+        .into_iter()
+        .map(|(nature, v)| advise(thresholds, nature, Amount::from_stored(v), date))
+        .collect();
+    Aggregation {
+        campaign_id,
+        level,
+        total_estimated_value: Amount::from_stored(members.values().copied().sum()),
+        members: member_values(members),
+        lots,
+        procedure_advice,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decimal::UnitPrice;
+    use crate::needs::domain::estimated_value;
+    use proptest::prelude::*;
+
+    fn table() -> Vec<ThresholdRow> {
+        crate::config::Settings::load_from(std::path::Path::new("/nonexistent"), &[])
+            .unwrap()
+            .procedures
+            .thresholds
+    }
+
+    fn need(member: &str, cpv: &str, unit: Unit, vat: &str, q: &str, p: &str) -> AggNeed {
+        let quantity = Quantity::parse(q).unwrap();
+        AggNeed {
+            id: Uuid::new_v4(),
+            member_code: member.into(),
+            cpv: cpv.into(),
+            unit,
+            vat_rate: VatRate::parse(vat).unwrap(),
+            quantity,
+            estimated_value: estimated_value(quantity, UnitPrice::parse(p).unwrap()).unwrap(),
+        }
+    }
+
+    fn date() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 6, 1).unwrap()
+    }
+
+    #[test]
+    fn identical_items_merge_keeping_each_members_quantity() {
+        let needs = vec![
+            need("NMH", "45442100-8", Unit::M2, "10", "100", "18"),
+            need("BMH", "45442100-8", Unit::M2, "10", "50.5", "20"),
+            need("BMH", "45442100-8", Unit::M2, "20", "10", "18"),
+            need("ARCH", "45421100-5", Unit::Unit, "20", "12", "350"),
+        ];
+        let agg = aggregate(Uuid::nil(), &needs, Level::Group, &table(), date());
+        assert_eq!(
+            agg.lots.len(),
+            1,
+            "45442100 and 45421100 share the group 454"
+        );
+        let items: Vec<(String, String, Vec<&str>)> = agg.lots[0]
+            .items
+            .iter()
+            .map(|i| {
+                (
+                    i.cpv.clone(),
+                    i.quantity.to_string(),
+                    i.members.iter().map(|m| m.member_code.as_str()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            items,
+            [
+                ("45421100-5".to_owned(), "12".to_owned(), vec!["ARCH"]),
+                (
+                    "45442100-8".to_owned(),
+                    "150.5".to_owned(),
+                    vec!["BMH", "NMH"]
+                ),
+                ("45442100-8".to_owned(), "10".to_owned(), vec!["BMH"]),
+            ]
+        );
+        assert_eq!(agg.lots[0].items[1].members[0].quantity.to_string(), "50.5");
+        assert_eq!(agg.lots[0].items[1].members[1].quantity.to_string(), "100");
+    }
+
+    #[test]
+    fn lots_follow_the_level() {
+        let needs = vec![
+            need("NMH", "45442100-8", Unit::M2, "10", "100", "18"),
+            need("ARCH", "45421100-5", Unit::Unit, "20", "12", "350"),
+            need("BMH", "09134100-8", Unit::L, "20", "1000", "1.5"),
+        ];
+        let keys = |level| {
+            aggregate(Uuid::nil(), &needs, level, &table(), date())
+                .lots
+                .into_iter()
+                .map(|l| l.key)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(Level::Division), ["09", "45"]);
+        assert_eq!(keys(Level::Group), ["091", "454"]);
+        assert_eq!(keys(Level::Class), ["0913", "4542", "4544"]);
+        let agg = aggregate(Uuid::nil(), &needs, Level::Class, &table(), date());
+        let lot = agg.lots.iter().find(|l| l.key == "4544").unwrap();
+        assert_eq!(lot.nature, Nature::Works);
+        assert_eq!(lot.items[0].quantity.to_string(), "100");
+        assert_eq!(lot.items[0].members[0].member_code, "NMH");
+        assert_eq!(agg.total_estimated_value.to_string(), "7500.00");
+        // One advice per nature, on the group's combined value.
+        let natures: Vec<_> = agg
+            .procedure_advice
+            .iter()
+            .map(|a| (a.nature, a.estimated_value.to_string()))
+            .collect();
+        assert_eq!(
+            natures,
+            [
+                (Nature::Works, "6000.00".to_owned()),
+                (Nature::SuppliesServices, "1500.00".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn merge_example_with_values() {
+        let needs = vec![
+            need("NMH", "45442100-8", Unit::M2, "10", "100", "18"),
+            need("BMH", "45442100-8", Unit::M2, "10", "50.5", "20"),
+            need("NMH", "45442100-8", Unit::M2, "10", "0.25", "18"),
+            need("BMH", "45442100-8", Unit::M2, "20", "10", "18"),
+        ];
+        let agg = aggregate(Uuid::nil(), &needs, Level::Group, &table(), date());
+        let items = &agg.lots[0].items;
+        assert_eq!(items.len(), 2, "different VAT rate → different item");
+        assert_eq!(items[0].quantity.to_string(), "150.75");
+        assert_eq!(items[0].estimated_value.to_string(), "2814.50");
+        let nmh = &items[0]
+            .members
+            .iter()
+            .find(|m| m.member_code == "NMH")
+            .unwrap();
+        assert_eq!(nmh.quantity.to_string(), "100.25");
+        assert_eq!(nmh.need_ids.len(), 2);
+    }
+
+    #[test]
+    fn group_value_decides_the_procedure_not_one_members() {
+        // Each member below 60 000, together above: MAPA, not exemption.
+        let needs = vec![
+            need("NMH", "09134100-8", Unit::L, "20", "30000", "1"),
+            need("BMH", "09134100-8", Unit::L, "20", "30000", "1"),
+            need("ARCH", "09134100-8", Unit::L, "20", "30000", "1"),
+        ];
+        let agg = aggregate(Uuid::nil(), &needs, Level::Group, &table(), date());
+        assert_eq!(agg.procedure_advice.len(), 1);
+        assert_eq!(
+            agg.procedure_advice[0].procedure,
+            Some(crate::procedures::advice::Procedure::Mapa)
+        );
+        assert!(agg.procedure_advice[0].advert_required);
+    }
+
+    fn arb_need() -> impl Strategy<Value = AggNeed> {
+        let cpvs = prop::sample::select(vec![
+            "45442100-8",
+            "45421100-5",
+            "45000000-7",
+            "09134100-8",
+            "09100000-0",
+            "44111000-1",
+        ]);
+        let members = prop::sample::select(vec!["NMH", "BMH", "ARCH"]);
+        let units = prop::sample::select(vec![Unit::M2, Unit::Unit, Unit::L]);
+        let vats = prop::sample::select(vec!["0", "5.5", "10", "20"]);
+        (
+            members,
+            cpvs,
+            units,
+            vats,
+            1u64..10_000_000u64,
+            0u64..100_000_000u64,
+        )
+            .prop_map(|(m, cpv, unit, vat, q, p)| {
+                let quantity = Quantity::parse(&format!("{}.{:03}", q / 1000, q % 1000)).unwrap();
+                let price = UnitPrice::parse(&format!("{}.{:04}", p / 10_000, p % 10_000)).unwrap();
+                AggNeed {
+                    id: Uuid::new_v4(),
+                    member_code: m.to_owned(),
+                    cpv: cpv.to_owned(),
+                    unit,
+                    vat_rate: VatRate::parse(vat).unwrap(),
+                    quantity,
+                    estimated_value: estimated_value(quantity, price).unwrap(),
+                }
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn sums_are_exact_at_every_level(needs in prop::collection::vec(arb_need(), 0..40)) {
+            let total: Decimal = needs.iter().map(|n| n.estimated_value.value()).sum();
+            for level in [Level::Division, Level::Group, Level::Class] {
+                let agg = aggregate(Uuid::nil(), &needs, level, &table(), date());
+                prop_assert_eq!(agg.total_estimated_value.value(), total);
+                // Per member, over all lots.
+                for m in &agg.members {
+                    let expected: Decimal = needs.iter().filter(|n| n.member_code == m.member_code).map(|n| n.estimated_value.value()).sum();
+                    prop_assert_eq!(m.estimated_value.value(), expected);
+                }
+                prop_assert_eq!(agg.members.iter().map(|m| m.estimated_value.value()).sum::<Decimal>(), total);
+                prop_assert_eq!(agg.lots.iter().map(|l| l.estimated_value.value()).sum::<Decimal>(), total);
+                prop_assert_eq!(agg.procedure_advice.iter().map(|a| a.estimated_value.value()).sum::<Decimal>(), total);
+                let mut seen = 0usize;
+                for lot in &agg.lots {
+                    prop_assert_eq!(lot.key.len(), level.digits());
+                    prop_assert_eq!(lot.members.iter().map(|m| m.estimated_value.value()).sum::<Decimal>(), lot.estimated_value.value());
+                    prop_assert_eq!(lot.items.iter().map(|i| i.estimated_value.value()).sum::<Decimal>(), lot.estimated_value.value());
+                    for m in &lot.members {
+                        let expected: Decimal = needs.iter()
+                            .filter(|n| n.member_code == m.member_code && n.cpv.starts_with(&lot.key))
+                            .map(|n| n.estimated_value.value()).sum();
+                        prop_assert_eq!(m.estimated_value.value(), expected);
+                    }
+                    let keys: std::collections::BTreeSet<_> = lot.items.iter().map(|i| (i.cpv.clone(), i.unit, i.vat_rate)).collect();
+                    prop_assert_eq!(keys.len(), lot.items.len(), "an item key appears once per lot");
+                    for item in &lot.items {
+                        prop_assert!(item.cpv.starts_with(&lot.key));
+                        prop_assert_eq!(item.members.iter().map(|m| m.quantity.value()).sum::<Decimal>(), item.quantity.value());
+                        let mut item_value = Decimal::ZERO;
+                        for part in &item.members {
+                            for id in &part.need_ids {
+                                let n = needs.iter().find(|n| n.id == *id).unwrap();
+                                // Merged only when CPV, unit and VAT rate are equal.
+                                prop_assert_eq!(&n.cpv, &item.cpv);
+                                prop_assert_eq!(n.unit, item.unit);
+                                prop_assert_eq!(n.vat_rate, item.vat_rate);
+                                prop_assert_eq!(&n.member_code, &part.member_code);
+                                item_value += n.estimated_value.value();
+                                seen += 1;
+                            }
+                        }
+                        prop_assert_eq!(item_value, item.estimated_value.value());
+                    }
+                }
+                prop_assert_eq!(seen, needs.len(), "every need is in exactly one item");
+            }
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! Need routes. Officers act on their own member's needs; the lead reads submitted needs of
+//! its groups and rejects them with a reason.
+
+use actix_web::{delete, get, patch, post, web, HttpResponse};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::domain::{from_spelling, Action, CreateNeed, Need, NeedStatus, PatchNeed};
+use super::store::{self, NeedFilter};
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, PageQuery, Paginated};
+use crate::members::domain::is_member_code;
+use crate::validate::Checks;
+
+/// Creates a draft need for the caller's member (officer) in an open campaign.
+#[utoipa::path(
+    tag = "needs",
+    params(("id" = Uuid, Path, description = "campaign id")),
+    request_body = CreateNeed,
+    responses(
+        (status = 201, body = Need),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "campaign_closed", body = Problem), (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[post("/campaigns/{id}/needs")]
+pub async fn create_need(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: ApiJson<CreateNeed>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Officer])?;
+    let (campaign, now) = (id.into_inner(), state.clock.now());
+    let input = body.into_inner()?;
+    let need = state
+        .db
+        .write(move |conn| store::create(conn, &caller, campaign, &input, now))
+        .await?;
+    Ok(HttpResponse::Created().json(need))
+}
+
+/// `GET /api/v1/needs` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct NeedsQuery {
+    /// Campaign id.
+    pub campaign: Option<String>,
+    /// Status.
+    pub status: Option<String>,
+    /// CPV code or prefix (digits, optionally `-` and check digit).
+    pub cpv: Option<String>,
+    /// Member code.
+    pub member: Option<String>,
+    /// Page size.
+    pub limit: Option<String>,
+    /// Cursor.
+    pub cursor: Option<String>,
+}
+
+impl NeedsQuery {
+    fn filter(&self) -> Result<NeedFilter, ApiError> {
+        let mut c = Checks::new();
+        let campaign = self.campaign.as_deref().and_then(|s| {
+            let id = Uuid::parse_str(s).ok();
+            c.check(id.is_some(), "/query/campaign", "must be a campaign id");
+            id
+        });
+        let status = self.status.as_deref().and_then(|s| {
+            let st = from_spelling::<NeedStatus>(s);
+            c.check(
+                st.is_some(),
+                "/query/status",
+                "must be draft, submitted, consolidated, withdrawn or rejected",
+            );
+            st
+        });
+        if let Some(cpv) = &self.cpv {
+            let ok = (1..=10).contains(&cpv.len())
+                && cpv.bytes().all(|b| b.is_ascii_digit() || b == b'-');
+            c.check(ok, "/query/cpv", "must be a CPV code or its leading digits");
+        }
+        if let Some(m) = &self.member {
+            c.check(is_member_code(m), "/query/member", "must be a member code");
+        }
+        c.finish()?;
+        Ok(NeedFilter {
+            campaign,
+            status,
+            cpv: self.cpv.clone(),
+            member: self.member.clone(),
+        })
+    }
+}
+
+/// Lists needs: an officer its member's (every status); the lead submitted needs of the groups
+/// it leads (never drafts). Filters: `campaign`, `status`, `cpv` (prefix), `member`.
+#[utoipa::path(
+    tag = "needs",
+    params(NeedsQuery),
+    responses((status = 200, body = Paginated<Need>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/needs")]
+pub async fn list_needs(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<NeedsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Officer, Role::Lead])?;
+    let filter = query.filter()?;
+    let page = PageQuery {
+        limit: query.limit.clone(),
+        cursor: query.cursor.clone(),
+    }
+    .page()?;
+    let rows = state
+        .db
+        .read(move |conn| store::list(conn, &caller, &filter, page))
+        .await?;
+    Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page.limit, |n| n.id)))
+}
+
+/// Reads a need (officer of its member; the lead once submitted).
+#[utoipa::path(
+    tag = "needs",
+    params(("id" = Uuid, Path, description = "need id")),
+    responses((status = 200, body = Need), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/needs/{id}")]
+pub async fn get_need(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Officer, Role::Lead])?;
+    let id = id.into_inner();
+    let need = state
+        .db
+        .read(move |conn| store::get(conn, &caller, id))
+        .await?;
+    Ok(HttpResponse::Ok().json(need))
+}
+
+/// Changes a draft need (officer of its member) while the campaign is open.
+#[utoipa::path(
+    tag = "needs",
+    params(("id" = Uuid, Path, description = "need id")),
+    request_body = PatchNeed,
+    responses(
+        (status = 200, body = Need), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/needs/{id}")]
+pub async fn patch_need(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: ApiJson<PatchNeed>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Officer])?;
+    let (id, now) = (id.into_inner(), state.clock.now());
+    let patch = body.into_inner()?;
+    let need = state
+        .db
+        .write(move |conn| store::patch(conn, &caller, id, &patch, now))
+        .await?;
+    Ok(HttpResponse::Ok().json(need))
+}
+
+/// Deletes a draft need (officer of its member) while the campaign is open.
+#[utoipa::path(
+    tag = "needs",
+    params(("id" = Uuid, Path, description = "need id")),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = []))
+)]
+#[delete("/needs/{id}")]
+pub async fn delete_need(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Officer])?;
+    let (id, now) = (id.into_inner(), state.clock.now());
+    state
+        .db
+        .write(move |conn| store::delete(conn, &caller, id, now))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn officer_action(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: Uuid,
+    action: Action,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Officer])?;
+    let now = state.clock.now();
+    let need = state
+        .db
+        .write(move |conn| store::officer_action(conn, &caller, id, action, now))
+        .await?;
+    Ok(HttpResponse::Ok().json(need))
+}
+
+/// Submits a draft need to the lead (officer of its member) while the campaign is open.
+#[utoipa::path(
+    tag = "needs",
+    params(("id" = Uuid, Path, description = "need id")),
+    responses((status = 200, body = Need), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/needs/{id}/submit")]
+pub async fn submit_need(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    officer_action(state, caller, id.into_inner(), Action::Submit).await
+}
+
+/// Withdraws a draft or submitted need (officer of its member) while the campaign is open.
+#[utoipa::path(
+    tag = "needs",
+    params(("id" = Uuid, Path, description = "need id")),
+    responses((status = 200, body = Need), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/needs/{id}/withdraw")]
+pub async fn withdraw_need(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    officer_action(state, caller, id.into_inner(), Action::Withdraw).await
+}
+
+/// Body of the rejection.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectNeed {
+    /// Why (1–2000 characters); shown to the member.
+    pub reason: String,
+}
+
+/// Rejects a submitted need with a reason (lead of its group).
+#[utoipa::path(
+    tag = "needs",
+    params(("id" = Uuid, Path, description = "need id")),
+    request_body = RejectNeed,
+    responses(
+        (status = 200, body = Need), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[post("/needs/{id}/reject")]
+pub async fn reject_need(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: ApiJson<RejectNeed>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Lead])?;
+    let body = body.into_inner()?;
+    let mut c = Checks::new();
+    let reason = c.paragraph("/reason", &body.reason, 1, 2000);
+    c.finish()?;
+    let (id, now) = (id.into_inner(), state.clock.now());
+    let need = state
+        .db
+        .write(move |conn| store::reject(conn, &caller, id, &reason, now))
+        .await?;
+    Ok(HttpResponse::Ok().json(need))
+}
