@@ -138,6 +138,8 @@ fn member_values(map: BTreeMap<String, Decimal>) -> Vec<MemberValue> {
 }
 
 type ItemKey = (String, Unit, VatRate);
+/// Running totals of an item: its value, and per member code the quantity and need ids.
+type ItemAcc = (Decimal, BTreeMap<String, (Decimal, Vec<Uuid>)>);
 
 /// Builds the proposal from submitted needs. `date` chooses the threshold table row.
 pub fn aggregate(
@@ -148,10 +150,7 @@ pub fn aggregate(
     date: NaiveDate,
 ) -> Aggregation {
     // lot key → item key → member code → (quantity, need ids); plus values.
-    let mut lots: BTreeMap<
-        String,
-        BTreeMap<ItemKey, (Decimal, BTreeMap<String, (Decimal, Vec<Uuid>)>)>,
-    > = BTreeMap::new();
+    let mut lots: BTreeMap<String, BTreeMap<ItemKey, ItemAcc>> = BTreeMap::new();
     let mut lot_members: BTreeMap<String, BTreeMap<String, Decimal>> = BTreeMap::new();
     let mut members: BTreeMap<String, Decimal> = BTreeMap::new();
     let mut by_nature: BTreeMap<Nature, Decimal> = BTreeMap::new();

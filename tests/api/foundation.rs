@@ -179,6 +179,11 @@ both_backends! {
             "POST /api/v1/suppliers", "GET /api/v1/suppliers",
             "POST /api/v1/groups", "GET /api/v1/groups", "GET /api/v1/groups/{id}",
             "POST /api/v1/groups/{id}/members/{code}/convention",
+            "POST /api/v1/groups/{id}/campaigns", "GET /api/v1/campaigns", "GET /api/v1/campaigns/{id}",
+            "POST /api/v1/campaigns/{id}/close", "GET /api/v1/campaigns/{id}/aggregation",
+            "POST /api/v1/campaigns/{id}/needs", "GET /api/v1/needs", "GET /api/v1/needs/{id}",
+            "PATCH /api/v1/needs/{id}", "DELETE /api/v1/needs/{id}", "POST /api/v1/needs/{id}/submit",
+            "POST /api/v1/needs/{id}/withdraw", "POST /api/v1/needs/{id}/reject",
         ];
         expected.sort();
         assert_eq!(listed, expected);

@@ -5,4 +5,5 @@ mod common;
 
 mod cli;
 mod foundation;
+mod needs;
 mod organisations;
