@@ -51,7 +51,8 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(crate::needs::routes::delete_need)
         .service(crate::needs::routes::submit_need)
         .service(crate::needs::routes::withdraw_need)
-        .service(crate::needs::routes::reject_need);
+        .service(crate::needs::routes::reject_need)
+        .service(crate::notifications::routes::list_outbox);
 }
 
 #[derive(OpenApi)]

@@ -11,6 +11,8 @@ use crate::auth::Role;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::db::{self, Db};
+use crate::notifications::transport::Mailer;
+use crate::notifications::worker::Worker;
 
 /// tenderpool: group purchasing for public bodies.
 #[derive(Debug, Parser)]
@@ -83,14 +85,25 @@ pub fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Serve { bind } => {
             let bind = bind.unwrap_or_else(|| settings.server.bind.clone());
+            let mailer = Mailer::from_settings(&settings.mail)?;
+            let settings = Arc::new(settings);
+            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+            let worker = Worker::new(db.clone(), clock.clone(), mailer, settings.clone());
             let state = AppState {
                 db,
-                clock: Arc::new(SystemClock),
-                settings: Arc::new(settings),
+                clock,
+                settings,
             };
-            actix_web::rt::System::new()
-                .block_on(app::serve(state, &bind))
-                .map_err(|e| format!("cannot serve on {bind}: {e}"))
+            actix_web::rt::System::new().block_on(async move {
+                let (stop, stopped) = tokio::sync::watch::channel(false);
+                let worker = actix_web::rt::spawn(worker.run(stopped));
+                // Returns once SIGTERM/SIGINT has stopped the HTTP server gracefully; then the
+                // worker finishes the message in flight and gives its other claims back.
+                let served = app::serve(state, &bind).await;
+                let _ = stop.send(true);
+                let _ = worker.await;
+                served.map_err(|e| format!("cannot serve on {bind}: {e}"))
+            })
         }
         Command::Token {
             action:

@@ -23,6 +23,92 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Procurement procedure rules.
     pub procedures: ProceduresSettings,
+    /// How e-mail leaves the service.
+    pub mail: MailSettings,
+    /// The outbox worker.
+    pub outbox: OutboxSettings,
+    /// Which notices are sent when.
+    pub notifications: NotificationSettings,
+}
+
+/// Mail transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailTransportKind {
+    /// One `.eml` file per message in `mail.file_dir`.
+    File,
+    /// An SMTP server.
+    Smtp,
+    /// Kept in memory (tests).
+    Memory,
+}
+
+/// TLS mode of the SMTP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    /// Plain text (loopback relays only).
+    None,
+    /// Plain connection upgraded with STARTTLS (required).
+    Starttls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+}
+
+/// `[mail]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    /// `file`, `smtp` or `memory`.
+    pub transport: MailTransportKind,
+    /// Sender, e.g. `tenderpool <achats@example.fr>`.
+    pub from: String,
+    /// Folder of the `file` transport.
+    pub file_dir: String,
+    /// SMTP server.
+    pub smtp: SmtpSettings,
+}
+
+/// `[mail.smtp]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// Host name.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// TLS mode.
+    pub tls: SmtpTls,
+    /// User name; empty for no authentication.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// Seconds before a connection or command times out.
+    pub timeout_secs: u64,
+}
+
+/// `[outbox]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxSettings {
+    /// Milliseconds between two polls of the worker when idle.
+    pub poll_ms: u64,
+    /// First retry delay in milliseconds, doubled each attempt up to one hour.
+    pub retry_base_ms: u64,
+    /// Attempts before a message is marked `failed`.
+    pub max_attempts: u32,
+    /// Milliseconds a claim lasts before another worker may take the message over.
+    pub lease_ms: u64,
+    /// Messages claimed at once.
+    pub batch_size: u32,
+}
+
+/// `[notifications]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// Days before a campaign's deadline when members with no submitted need get a reminder.
+    pub reminder_days_before_deadline: u32,
 }
 
 /// `[procedures]` section.
@@ -108,15 +194,16 @@ impl Settings {
         if let Some(url) = var("DATABASE_URL") {
             figment = figment.merge(("database.url", url));
         }
-        // TENDERPOOL__SECTION__KEY → section.key; integers and booleans are typed, the rest
+        // TENDERPOOL__SECTION__KEY → section.key, as text; `extract_lossy` below turns "8" or
+        // "true" into a number or a boolean where the key wants one, and a numeric password
         // stays text.
         for (key, value) in vars {
             if let Some(rest) = key.strip_prefix("TENDERPOOL__") {
                 let path = rest.to_ascii_lowercase().replace("__", ".");
-                figment = figment.merge((path, value_of(value)));
+                figment = figment.merge((path, value.clone()));
             }
         }
-        let settings = figment.extract::<Settings>().map_err(|e| {
+        let settings = figment.extract_lossy::<Settings>().map_err(|e| {
             let mut msgs = Vec::new();
             for err in e {
                 let key = err.path.join(".");
@@ -142,20 +229,6 @@ impl Settings {
     }
 }
 
-/// Turns an environment variable's text into a figment value: integers and booleans become
-/// numbers and booleans, everything else stays a string.
-fn value_of(raw: &str) -> figment::value::Value {
-    use figment::value::Value;
-    if let Ok(n) = raw.parse::<u64>() {
-        return Value::from(n);
-    }
-    match raw {
-        "true" => Value::from(true),
-        "false" => Value::from(false),
-        _ => Value::from(raw.to_owned()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +247,11 @@ mod tests {
         assert_eq!(s.database.url, "sqlite://./data/tenderpool.db");
         assert_eq!(s.database.pool_max, 0);
         assert!(s.database.effective_pool_max() >= 2);
+        assert_eq!(s.mail.transport, MailTransportKind::File);
+        assert_eq!(s.mail.file_dir, "./data/outbox-mail");
+        assert_eq!(s.outbox.poll_ms, 1000);
+        assert_eq!(s.outbox.retry_base_ms, 30_000);
+        assert_eq!(s.notifications.reminder_days_before_deadline, 3);
     }
 
     #[test]
@@ -264,6 +342,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("eu_threshold"), "{err}");
+    }
+
+    #[test]
+    fn mail_settings_from_the_environment_keep_their_types() {
+        let s = Settings::load_from(
+            Path::new("/nonexistent"),
+            &vars(&[
+                ("TENDERPOOL__MAIL__TRANSPORT", "smtp"),
+                ("TENDERPOOL__MAIL__SMTP__HOST", "smtp.example.fr"),
+                ("TENDERPOOL__MAIL__SMTP__PORT", "465"),
+                ("TENDERPOOL__MAIL__SMTP__TLS", "tls"),
+                ("TENDERPOOL__MAIL__SMTP__PASSWORD", "123456"),
+                ("TENDERPOOL__OUTBOX__POLL_MS", "250"),
+                ("TENDERPOOL__OUTBOX__RETRY_BASE_MS", "500"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.mail.transport, MailTransportKind::Smtp);
+        assert_eq!(s.mail.smtp.port, 465);
+        assert_eq!(s.mail.smtp.tls, SmtpTls::Tls);
+        assert_eq!(s.mail.smtp.password, "123456");
+        assert_eq!(s.outbox.poll_ms, 250);
+        assert_eq!(s.outbox.retry_base_ms, 500);
+        let err = Settings::load_from(
+            Path::new("/nonexistent"),
+            &vars(&[("TENDERPOOL__MAIL__SMTP__TLS", "ssl3")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("tls"), "{err}");
     }
 
     #[test]

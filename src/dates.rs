@@ -13,6 +13,39 @@ pub fn paris_date(t: DateTime<Utc>) -> NaiveDate {
     t.with_timezone(&Paris).date_naive()
 }
 
+const MONTHS: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
+/// The instant in words, Paris time, as French letters write it: `14 décembre 2026 à 18 h 00`.
+pub fn french_datetime(t: DateTime<Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    let local = t.with_timezone(&Paris);
+    let month = MONTHS.get(local.month0() as usize).copied().unwrap_or("");
+    let day = if local.day() == 1 {
+        "1er".to_owned()
+    } else {
+        local.day().to_string()
+    };
+    format!(
+        "{day} {month} {} à {} h {:02}",
+        local.year(),
+        local.hour(),
+        local.minute()
+    )
+}
+
 /// Parses an RFC 3339 instant with an explicit offset (`Z` or `±hh:mm`).
 pub fn parse_instant(raw: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(raw)
@@ -45,6 +78,14 @@ mod tests {
             paris_date(after),
             NaiveDate::from_ymd_opt(2027, 1, 1).unwrap()
         );
+    }
+
+    #[test]
+    fn french_datetimes_are_in_paris_time() {
+        let t = Utc.with_ymd_and_hms(2026, 12, 14, 17, 0, 0).unwrap();
+        assert_eq!(french_datetime(t), "14 décembre 2026 à 18 h 00");
+        let t = Utc.with_ymd_and_hms(2027, 7, 31, 22, 5, 0).unwrap();
+        assert_eq!(french_datetime(t), "1er août 2027 à 0 h 05");
     }
 
     #[test]

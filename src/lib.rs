@@ -18,6 +18,7 @@ pub mod groups;
 pub mod health;
 pub mod members;
 pub mod needs;
+pub mod notifications;
 pub mod procedures;
 pub mod schema;
 pub mod suppliers;

@@ -120,6 +120,30 @@ diesel::joinable!(campaigns -> groups (group_id));
 diesel::joinable!(needs -> campaigns (campaign_id));
 diesel::joinable!(needs -> members (member_id));
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    outbox (id) {
+        id -> Uid,
+        kind -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        message_id -> Text,
+        dedup_key -> Nullable<Text>,
+        status -> Text,
+        attempts -> BigInt,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Ts,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Ts>,
+        created_at -> Ts,
+        sent_at -> Nullable<Ts>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     members,
     suppliers,
@@ -127,5 +151,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     group_members,
     api_tokens,
     campaigns,
-    needs
+    needs,
+    outbox
 );

@@ -12,8 +12,8 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, PageQuery, Paginated};
 use crate::needs::aggregation::{Aggregation, Level};
 
-/// Opens a needs campaign for a group the caller leads. Members are notified by e-mail once
-/// the outbox exists.
+/// Opens a needs campaign for a group the caller leads; every member of the group gets a
+/// *campagne ouverte* e-mail (enqueued in the same transaction).
 #[utoipa::path(
     tag = "campaigns",
     params(("id" = Uuid, Path, description = "group id")),
@@ -36,9 +36,14 @@ pub async fn open_campaign(
     let now = state.clock.now();
     let new = body.into_inner()?.parse(now)?;
     let group = id.into_inner();
+    let domain = crate::notifications::domain::sender_domain(&state.settings.mail.from);
     let campaign = state
         .db
-        .write(move |conn| store::insert(conn, &caller, group, &new, now))
+        .write(move |conn| {
+            let campaign = store::insert(conn, &caller, group, &new, now)?;
+            crate::notifications::campaigns::enqueue_opened(conn, &campaign, &domain, now)?;
+            Ok(campaign)
+        })
         .await?;
     Ok(HttpResponse::Created().json(campaign))
 }

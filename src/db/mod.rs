@@ -248,6 +248,61 @@ where
     }
 }
 
+/// Locks and returns the ids of up to `limit` outbox messages that are due at `now`: pending
+/// with `next_attempt_at <= now`, or `sending` with an expired lease. Call it inside
+/// [`write_tx`]; the caller then marks them claimed in the same transaction.
+///
+/// PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent workers get disjoint rows without
+/// waiting. SQLite: the `BEGIN IMMEDIATE` of [`write_tx`] already serialises writers.
+pub fn lock_due_outbox(
+    conn: &mut DbConn,
+    now: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> diesel::QueryResult<Vec<uuid::Uuid>> {
+    use diesel::prelude::*;
+    use diesel::sql_types::{BigInt, Timestamptz};
+
+    #[derive(QueryableByName)]
+    struct IdRow {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: uuid::Uuid,
+    }
+
+    match conn {
+        DbConn::Pg(c) => Ok(diesel::sql_query(
+            "SELECT id FROM outbox \
+             WHERE (status = 'pending' AND next_attempt_at <= $1) \
+                OR (status = 'sending' AND claimed_until <= $1) \
+             ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        )
+        .bind::<Timestamptz, _>(now)
+        .bind::<BigInt, _>(limit)
+        .load::<IdRow>(c)?
+        .into_iter()
+        .map(|r| r.id)
+        .collect()),
+        DbConn::Sqlite(_) => {
+            use crate::schema::outbox;
+            use types::{DbTime, DbUuid};
+            let now = DbTime::new(now);
+            let ids: Vec<DbUuid> = outbox::table
+                .filter(
+                    outbox::status
+                        .eq("pending")
+                        .and(outbox::next_attempt_at.le(now))
+                        .or(outbox::status
+                            .eq("sending")
+                            .and(outbox::claimed_until.le(now))),
+                )
+                .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
+                .limit(limit)
+                .select(outbox::id)
+                .load(conn)?;
+            Ok(ids.into_iter().map(|i| i.0).collect())
+        }
+    }
+}
+
 /// Key of the PostgreSQL advisory lock that serialises migrations of concurrent instances.
 const MIGRATION_LOCK: i64 = 0x7465_6e64_6572; // "tender"
 

@@ -115,7 +115,7 @@ fn check_binary(cwd: &Path, database_url: Option<&str>) {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("member_code"));
 
-    let (_server, port) = serve(cwd, database_url);
+    let (server, port) = serve(cwd, database_url);
     assert_eq!(http_get(port, "/health", None).unwrap().0, 200);
     let (status, body) = http_get(port, "/ready", None).unwrap();
     assert_eq!(status, 200, "{body}");
@@ -125,6 +125,34 @@ fn check_binary(cwd: &Path, database_url: Option<&str>) {
         "the CLI token works on the server"
     );
     assert_eq!(http_get(port, "/api/v1/members", None).unwrap().0, 401);
+    assert_eq!(
+        http_get(port, "/api/v1/outbox", Some(token)).unwrap().0,
+        200,
+        "the outbox is listed"
+    );
+    stop_gracefully(server);
+}
+
+/// Sends SIGTERM and expects a clean exit: the HTTP server drains and the outbox worker stops.
+fn stop_gracefully(mut server: Server) {
+    let pid = i32::try_from(server.0.id()).unwrap();
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            assert!(
+                status.success(),
+                "serve exits cleanly on SIGTERM: {status:?}"
+            );
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not stop within 30 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]

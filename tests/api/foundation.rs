@@ -184,6 +184,7 @@ both_backends! {
             "POST /api/v1/campaigns/{id}/needs", "GET /api/v1/needs", "GET /api/v1/needs/{id}",
             "PATCH /api/v1/needs/{id}", "DELETE /api/v1/needs/{id}", "POST /api/v1/needs/{id}/submit",
             "POST /api/v1/needs/{id}/withdraw", "POST /api/v1/needs/{id}/reject",
+            "GET /api/v1/outbox",
         ];
         expected.sort();
         assert_eq!(listed, expected);

@@ -5,5 +5,6 @@ mod common;
 
 mod cli;
 mod foundation;
+mod mail;
 mod needs;
 mod organisations;

@@ -1,6 +1,7 @@
 //! Test application: the real app (all middleware, real database) driven in-process.
 
 pub mod pg;
+pub mod smtp;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -245,6 +246,47 @@ impl TestApp {
             .await
             .ok(201);
         g["id"].as_str().expect("group id").to_owned()
+    }
+
+    /// A delivery worker on this app's database and clock, with `mailer`.
+    pub fn worker(
+        &self,
+        mailer: tenderpool::notifications::transport::Mailer,
+    ) -> tenderpool::notifications::worker::Worker {
+        self.worker_with(mailer, |_| {})
+    }
+
+    /// Like [`TestApp::worker`] with changed settings.
+    pub fn worker_with(
+        &self,
+        mailer: tenderpool::notifications::transport::Mailer,
+        change: impl FnOnce(&mut Settings),
+    ) -> tenderpool::notifications::worker::Worker {
+        let mut settings = (*self.state.settings).clone();
+        change(&mut settings);
+        tenderpool::notifications::worker::Worker::new(
+            self.state.db.clone(),
+            self.clock.clone(),
+            mailer,
+            Arc::new(settings),
+        )
+    }
+
+    /// An SMTP mailer (no TLS) to a server on loopback `port`.
+    pub fn smtp_mailer(&self, port: u16) -> tenderpool::notifications::transport::Mailer {
+        let mut mail = self.state.settings.mail.clone();
+        mail.transport = tenderpool::config::MailTransportKind::Smtp;
+        mail.smtp.host = "127.0.0.1".into();
+        mail.smtp.port = port;
+        mail.smtp.tls = tenderpool::config::SmtpTls::None;
+        mail.smtp.timeout_secs = 5;
+        tenderpool::notifications::transport::Mailer::from_settings(&mail).expect("SMTP mailer")
+    }
+
+    /// The test clock's current instant.
+    pub fn clock_now(&self) -> chrono::DateTime<Utc> {
+        use tenderpool::clock::Clock;
+        self.clock.now()
     }
 
     /// Row count of a table (checks that refused requests stored nothing).

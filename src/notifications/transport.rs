@@ -1,0 +1,209 @@
+//! Delivery of one message: SMTP (lettre), one `.eml` file per message, or memory (tests).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use super::store::Claimed;
+use crate::config::{MailSettings, MailTransportKind, SmtpTls};
+
+/// Why a delivery failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendError {
+    /// True for a refusal that will not change on retry (SMTP 5xx, invalid address).
+    pub permanent: bool,
+    /// What happened, for the outbox's `last_error`.
+    pub message: String,
+}
+
+/// A message as the memory transport keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMail {
+    /// Recipient.
+    pub to: String,
+    /// Subject.
+    pub subject: String,
+    /// Message-ID.
+    pub message_id: String,
+    /// The whole message as it would go on the wire.
+    pub raw: Vec<u8>,
+}
+
+/// The configured transport.
+#[derive(Clone)]
+pub enum Mailer {
+    /// An SMTP server.
+    Smtp {
+        /// lettre transport (pooled connections).
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        /// Sender.
+        from: Mailbox,
+    },
+    /// One `.eml` file per message, named after the outbox id.
+    File {
+        /// Folder.
+        dir: PathBuf,
+        /// Sender.
+        from: Mailbox,
+    },
+    /// Kept in memory.
+    Memory {
+        /// What was "sent".
+        sent: Arc<Mutex<Vec<SentMail>>>,
+        /// Sender.
+        from: Mailbox,
+    },
+}
+
+impl Mailer {
+    /// Builds the transport from `[mail]`.
+    pub fn from_settings(s: &MailSettings) -> Result<Self, String> {
+        let from: Mailbox = s
+            .from
+            .parse()
+            .map_err(|e| format!("mail.from {:?}: {e}", s.from))?;
+        Ok(match s.transport {
+            MailTransportKind::File => Mailer::File {
+                dir: PathBuf::from(&s.file_dir),
+                from,
+            },
+            MailTransportKind::Memory => Mailer::Memory {
+                sent: Arc::default(),
+                from,
+            },
+            MailTransportKind::Smtp => {
+                let smtp = &s.smtp;
+                let builder = match smtp.tls {
+                    SmtpTls::None => {
+                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+                    }
+                    SmtpTls::Starttls => {
+                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
+                            .map_err(|e| format!("mail.smtp: {e}"))?
+                    }
+                    SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)
+                        .map_err(|e| format!("mail.smtp: {e}"))?,
+                };
+                let mut builder = builder
+                    .port(smtp.port)
+                    .timeout(Some(Duration::from_secs(smtp.timeout_secs.max(1))));
+                if !smtp.username.is_empty() {
+                    builder = builder.credentials(Credentials::new(
+                        smtp.username.clone(),
+                        smtp.password.clone(),
+                    ));
+                }
+                Mailer::Smtp {
+                    transport: builder.build(),
+                    from,
+                }
+            }
+        })
+    }
+
+    /// The messages kept by the memory transport (empty for the others).
+    pub fn sent(&self) -> Vec<SentMail> {
+        match self {
+            Mailer::Memory { sent, .. } => sent.lock().map(|v| v.clone()).unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn from(&self) -> &Mailbox {
+        match self {
+            Mailer::Smtp { from, .. } | Mailer::File { from, .. } | Mailer::Memory { from, .. } => {
+                from
+            }
+        }
+    }
+
+    fn build(&self, m: &Claimed) -> Result<Message, SendError> {
+        let permanent = |message: String| SendError {
+            permanent: true,
+            message,
+        };
+        let to: Mailbox = m
+            .recipient
+            .parse()
+            .map_err(|e| permanent(format!("invalid recipient {:?}: {e}", m.recipient)))?;
+        Message::builder()
+            .from(self.from().clone())
+            .to(to)
+            .subject(&m.subject)
+            .message_id(Some(m.message_id.clone()))
+            .multipart(MultiPart::alternative_plain_html(
+                m.body_text.clone(),
+                m.body_html.clone(),
+            ))
+            .map_err(|e| permanent(format!("cannot build the message: {e}")))
+    }
+
+    /// Delivers one claimed message.
+    pub async fn send(&self, m: &Claimed) -> Result<(), SendError> {
+        let message = self.build(m)?;
+        match self {
+            Mailer::Smtp { transport, .. } => {
+                transport
+                    .send(message)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| SendError {
+                        permanent: e.is_permanent(),
+                        message: smtp_error_text(&e),
+                    })
+            }
+            Mailer::File { dir, .. } => {
+                let (dir, raw, id) = (dir.clone(), message.formatted(), m.id.0);
+                let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                    std::fs::create_dir_all(&dir)?;
+                    let tmp = dir.join(format!(".{id}.eml.tmp"));
+                    std::fs::write(&tmp, raw)?;
+                    std::fs::rename(tmp, dir.join(format!("{id}.eml")))
+                })
+                .await;
+                match written {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(SendError {
+                        permanent: false,
+                        message: format!("cannot write the .eml file: {e}"),
+                    }),
+                    Err(e) => Err(SendError {
+                        permanent: false,
+                        message: format!("file writer failed: {e}"),
+                    }),
+                }
+            }
+            Mailer::Memory { sent, .. } => {
+                let mail = SentMail {
+                    to: m.recipient.clone(),
+                    subject: m.subject.clone(),
+                    message_id: m.message_id.clone(),
+                    raw: message.formatted(),
+                };
+                sent.lock()
+                    .map_err(|_| SendError {
+                        permanent: false,
+                        message: "memory transport poisoned".into(),
+                    })?
+                    .push(mail);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn smtp_error_text(e: &lettre::transport::smtp::Error) -> String {
+    use std::error::Error;
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

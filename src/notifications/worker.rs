@@ -1,0 +1,208 @@
+//! The delivery worker. `serve` runs one; tests drive [`Worker::run_once`] directly.
+//!
+//! Each pass: enqueue due reminders, claim a batch of due messages with a lease, send them one
+//! by one, record each outcome. Several workers (threads or instances) can run at once: claims
+//! never overlap (PostgreSQL `FOR UPDATE SKIP LOCKED`, SQLite `BEGIN IMMEDIATE`), and a claim
+//! whose worker died is taken over when its lease ends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::domain::sender_domain;
+use super::store::{self, Claimed};
+use super::transport::Mailer;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::error::ApiError;
+
+/// A delivery worker.
+#[derive(Clone)]
+pub struct Worker {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    mailer: Mailer,
+    settings: Arc<Settings>,
+    id: String,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    /// Reminders enqueued.
+    pub reminders: usize,
+    /// Messages delivered.
+    pub sent: usize,
+    /// Messages that failed this attempt (retried later or failed for good).
+    pub failed: usize,
+    /// Claims given back because the worker is stopping.
+    pub released: usize,
+}
+
+impl Pass {
+    /// Messages attempted in this pass.
+    pub fn attempted(&self) -> usize {
+        self.sent + self.failed
+    }
+}
+
+impl Worker {
+    /// A worker with a fresh id.
+    pub fn new(db: Db, clock: Arc<dyn Clock>, mailer: Mailer, settings: Arc<Settings>) -> Self {
+        let id = format!("{}-{}", std::process::id(), Uuid::new_v4().simple());
+        Self {
+            db,
+            clock,
+            mailer,
+            settings,
+            id,
+        }
+    }
+
+    /// This worker's id (recorded in its claims).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The transport.
+    pub fn mailer(&self) -> &Mailer {
+        &self.mailer
+    }
+
+    /// Claims a batch of due messages (exposed so tests can stop a worker right after it).
+    pub async fn claim(&self) -> Result<Vec<Claimed>, ApiError> {
+        let (id, now) = (self.id.clone(), self.clock.now());
+        let lease = Duration::from_millis(self.settings.outbox.lease_ms);
+        let limit = i64::from(self.settings.outbox.batch_size.max(1));
+        self.db
+            .write(move |conn| store::claim(conn, &id, now, lease, limit))
+            .await
+    }
+
+    async fn enqueue_reminders(&self) -> usize {
+        let now = self.clock.now();
+        let days = self.settings.notifications.reminder_days_before_deadline;
+        let domain = sender_domain(&self.settings.mail.from);
+        let result = self
+            .db
+            .write(move |conn| super::campaigns::enqueue_due_reminders(conn, now, days, &domain))
+            .await;
+        match result {
+            Ok(n) => n,
+            // Another instance enqueued the same reminder first: the unique key did its job.
+            Err(e) if e.code == "already_exists" => 0,
+            Err(e) => {
+                tracing::warn!(error = %e, "reminders not scheduled this pass");
+                0
+            }
+        }
+    }
+
+    /// Sends claimed messages and records each outcome. Stops early when `stop` turns true,
+    /// giving the remaining claims back.
+    pub async fn deliver(
+        &self,
+        claimed: Vec<Claimed>,
+        stop: Option<&watch::Receiver<bool>>,
+    ) -> Result<Pass, ApiError> {
+        let mut pass = Pass::default();
+        for (i, m) in claimed.iter().enumerate() {
+            if stop.is_some_and(|s| *s.borrow()) {
+                let rest: Vec<Uuid> = claimed[i..].iter().map(|c| c.id.0).collect();
+                let worker = self.id.clone();
+                pass.released = self
+                    .db
+                    .write(move |conn| store::release(conn, &rest, &worker))
+                    .await?;
+                break;
+            }
+            let outcome = self.mailer.send(m).await;
+            let (worker, now, id) = (self.id.clone(), self.clock.now(), m.id.0);
+            match outcome {
+                Ok(()) => {
+                    let still_ours = self
+                        .db
+                        .write(move |conn| store::mark_sent(conn, id, &worker, now))
+                        .await?;
+                    if !still_ours {
+                        tracing::warn!(%id, "sent after the claim was taken over; the message may arrive twice (same Message-ID)");
+                    }
+                    pass.sent += 1;
+                }
+                Err(err) => {
+                    let (max, base) = (
+                        self.settings.outbox.max_attempts,
+                        Duration::from_millis(self.settings.outbox.retry_base_ms),
+                    );
+                    let claimed = m.clone();
+                    let text = err.message.clone();
+                    let status = self
+                        .db
+                        .write(move |conn| {
+                            store::record_failure(
+                                conn,
+                                &claimed,
+                                &worker,
+                                &text,
+                                err.permanent,
+                                now,
+                                max,
+                                base,
+                            )
+                        })
+                        .await?;
+                    tracing::warn!(%id, ?status, error = %err.message, "mail delivery failed");
+                    pass.failed += 1;
+                }
+            }
+        }
+        Ok(pass)
+    }
+
+    /// One pass: reminders, then one claimed batch.
+    pub async fn run_once(&self, stop: Option<&watch::Receiver<bool>>) -> Result<Pass, ApiError> {
+        let reminders = self.enqueue_reminders().await;
+        let claimed = self.claim().await?;
+        let mut pass = self.deliver(claimed, stop).await?;
+        pass.reminders = reminders;
+        Ok(pass)
+    }
+
+    /// Passes until nothing is due (tests and `serve` start-up).
+    pub async fn drain(&self) -> Result<usize, ApiError> {
+        let mut total = 0;
+        loop {
+            let pass = self.run_once(None).await?;
+            if pass.attempted() == 0 {
+                return Ok(total);
+            }
+            total += pass.attempted();
+        }
+    }
+
+    /// Runs until `stop` turns true: polls every `outbox.poll_ms` when idle, finishes the
+    /// message in flight and gives back the rest of its batch when stopped.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let poll = Duration::from_millis(self.settings.outbox.poll_ms.max(10));
+        tracing::info!(worker = %self.id, "outbox worker started");
+        while !*stop.borrow() {
+            let attempted = match self.run_once(Some(&stop)).await {
+                Ok(pass) => pass.attempted(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox pass failed");
+                    0
+                }
+            };
+            if attempted == 0 {
+                tokio::select! {
+                    _ = stop.changed() => {}
+                    _ = tokio::time::sleep(poll) => {}
+                }
+            }
+        }
+        tracing::info!(worker = %self.id, "outbox worker stopped");
+    }
+}
