@@ -46,6 +46,18 @@ pub fn french_datetime(t: DateTime<Utc>) -> String {
     )
 }
 
+/// A calendar date as French letters write it: `27 décembre 2026`, `1er mars 2027`.
+pub fn french_date(d: NaiveDate) -> String {
+    use chrono::Datelike;
+    let month = MONTHS.get(d.month0() as usize).copied().unwrap_or("");
+    let day = if d.day() == 1 {
+        "1er".to_owned()
+    } else {
+        d.day().to_string()
+    };
+    format!("{day} {month} {}", d.year())
+}
+
 /// Parses an RFC 3339 instant with an explicit offset (`Z` or `±hh:mm`).
 pub fn parse_instant(raw: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(raw)
@@ -86,6 +98,14 @@ mod tests {
         assert_eq!(french_datetime(t), "14 décembre 2026 à 18 h 00");
         let t = Utc.with_ymd_and_hms(2027, 7, 31, 22, 5, 0).unwrap();
         assert_eq!(french_datetime(t), "1er août 2027 à 0 h 05");
+        assert_eq!(
+            french_date(NaiveDate::from_ymd_opt(2027, 3, 1).unwrap()),
+            "1er mars 2027"
+        );
+        assert_eq!(
+            french_date(NaiveDate::from_ymd_opt(2026, 12, 27).unwrap()),
+            "27 décembre 2026"
+        );
     }
 
     #[test]

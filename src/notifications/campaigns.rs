@@ -45,12 +45,12 @@ pub fn enqueue_opened(
     let recipients = group_members_of(conn, c.group_id)?;
     for (_, legal_name, email) in &recipients {
         let r = campaign_opened(&CampaignNotice {
-            group_name: &group,
-            campaign_title: &c.title,
+            group_name: group.clone(),
+            campaign_title: c.title.clone(),
             campaign_id: c.id,
             deadline: c.needs_deadline,
-            cpv_scope: &c.cpv_scope,
-            member_name: legal_name,
+            cpv_scope: c.cpv_scope.clone(),
+            member_name: legal_name.clone(),
         })?;
         let mail = NewMail {
             kind: "campaign_opened",
@@ -109,12 +109,12 @@ pub fn enqueue_due_reminders(
                 continue;
             }
             let r = campaign_reminder(&CampaignNotice {
-                group_name: &group,
-                campaign_title: &title,
+                group_name: group.clone(),
+                campaign_title: title.clone(),
                 campaign_id: campaign_id.0,
                 deadline: deadline.get(),
-                cpv_scope: &scope,
-                member_name: &legal_name,
+                cpv_scope: scope.clone(),
+                member_name: legal_name,
             })?;
             let mail = NewMail {
                 kind: "campaign_reminder",

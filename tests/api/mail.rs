@@ -77,7 +77,8 @@ both_backends! {
         for m in &got {
             assert_eq!(m.subject, "[Groupement Ouest] Recensement des besoins ouvert : Entretien 2027 (jusqu'au 14 décembre 2026 à 18 h 00)");
             assert!(m.text.contains("Le coordonnateur du groupement de commandes « Groupement Ouest » ouvre le recensement des besoins « Entretien 2027 »"), "{}", m.text);
-            assert!(m.text.contains("jusqu'au 14 décembre 2026 à 18 h 00 (heure de Paris)"));
+            assert!(m.text.contains("jusqu'au 14 décembre 2026 à 18 h 00. Passé cette date"));
+            assert!(m.text.contains("Les dates sont à l'heure de Paris."));
             assert!(m.text.contains(&campaign));
             assert!(m.html.contains("<strong>14 décembre 2026 à 18 h 00</strong>"));
         }
