@@ -13,6 +13,7 @@ use crate::config::Settings;
 use crate::db::{self, Db};
 use crate::notifications::transport::Mailer;
 use crate::notifications::worker::Worker;
+use crate::spelled::Spelled;
 
 /// tenderpool: group purchasing for public bodies.
 #[derive(Debug, Parser)]
@@ -63,7 +64,7 @@ pub enum TokenAction {
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s)
+    Role::from_spelling(s)
         .ok_or_else(|| format!("unknown role {s:?}: use admin, lead, officer or supplier"))
 }
 
@@ -138,7 +139,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             })?;
             println!(
                 "Created {} token {} ({}). It is shown only this once:",
-                spec.role.as_str(),
+                spec.role.spelling(),
                 created.id,
                 spec.name
             );

@@ -21,5 +21,6 @@ pub mod needs;
 pub mod notifications;
 pub mod procedures;
 pub mod schema;
+pub mod spelled;
 pub mod suppliers;
 pub mod validate;

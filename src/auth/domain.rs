@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::spelled::Spelled;
+
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -18,28 +20,7 @@ pub enum Role {
     Supplier,
 }
 
-impl Role {
-    /// Database and JSON spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Lead => "lead",
-            Role::Officer => "officer",
-            Role::Supplier => "supplier",
-        }
-    }
-
-    /// Parses the database and JSON spelling.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "admin" => Some(Role::Admin),
-            "lead" => Some(Role::Lead),
-            "officer" => Some(Role::Officer),
-            "supplier" => Some(Role::Supplier),
-            _ => None,
-        }
-    }
-}
+impl Spelled for Role {}
 
 /// Who is calling, with the organisation the token is bound to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +51,7 @@ impl Principal {
         member_id: Option<Uuid>,
         supplier_id: Option<Uuid>,
     ) -> Option<Self> {
-        match (Role::parse(role)?, member_id, supplier_id) {
+        match (Role::from_spelling(role)?, member_id, supplier_id) {
             (Role::Admin, None, None) => Some(Principal::Admin),
             (Role::Lead, Some(member_id), None) => Some(Principal::Lead { member_id }),
             (Role::Officer, Some(member_id), None) => Some(Principal::Officer { member_id }),

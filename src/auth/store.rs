@@ -10,6 +10,7 @@ use crate::db::types::{DbTime, DbUuid};
 use crate::db::DbConn;
 use crate::error::{ApiError, FieldError};
 use crate::schema::{api_tokens, members, suppliers};
+use crate::spelled::Spelled;
 
 /// What a new token is for (API body and CLI arguments).
 #[derive(Debug, Clone)]
@@ -129,7 +130,7 @@ pub fn create(
         .values((
             api_tokens::id.eq(DbUuid(id)),
             api_tokens::name.eq(name),
-            api_tokens::role.eq(spec.role.as_str()),
+            api_tokens::role.eq(spec.role.spelling()),
             api_tokens::member_id.eq(member_id),
             api_tokens::supplier_id.eq(supplier_id),
             api_tokens::token_hash.eq(&hash),

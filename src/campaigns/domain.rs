@@ -25,16 +25,6 @@ pub enum CampaignStatus {
 }
 
 impl CampaignStatus {
-    /// Parses the stored spelling.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "open" => Some(Self::Open),
-            "closed" => Some(Self::Closed),
-            "frozen" => Some(Self::Frozen),
-            _ => None,
-        }
-    }
-
     /// The status as of `now`: an open campaign past its deadline is closed.
     pub fn effective(self, deadline: DateTime<Utc>, now: DateTime<Utc>) -> Self {
         if self == Self::Open && now >= deadline {
@@ -44,6 +34,8 @@ impl CampaignStatus {
         }
     }
 }
+
+impl crate::spelled::Spelled for CampaignStatus {}
 
 /// Body of `POST /api/v1/groups/{id}/campaigns`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]

@@ -13,39 +13,24 @@ use crate::error::ApiError;
 use crate::extract::Page;
 use crate::groups::store::visible_groups;
 use crate::schema::{campaigns, group_members, groups};
+use crate::spelled::Spelled;
 
-/// id, group, title, scope (JSON), deadline, stored status, closed at, created at.
-pub type CampaignRow = (
-    DbUuid,
-    DbUuid,
-    String,
-    String,
-    DbTime,
-    String,
-    Option<DbTime>,
-    DbTime,
-);
-
-/// The selected columns of a campaign.
-pub const COLUMNS: (
-    campaigns::id,
-    campaigns::group_id,
-    campaigns::title,
-    campaigns::cpv_scope,
-    campaigns::needs_deadline,
-    campaigns::status,
-    campaigns::closed_at,
-    campaigns::created_at,
-) = (
-    campaigns::id,
-    campaigns::group_id,
-    campaigns::title,
-    campaigns::cpv_scope,
-    campaigns::needs_deadline,
-    campaigns::status,
-    campaigns::closed_at,
-    campaigns::created_at,
-);
+/// A stored campaign.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = campaigns)]
+#[diesel(check_for_backend(MultiBackend))]
+pub struct CampaignRow {
+    id: DbUuid,
+    group_id: DbUuid,
+    title: String,
+    /// CPV prefixes as a JSON array.
+    cpv_scope: String,
+    needs_deadline: DbTime,
+    /// Stored status (`open` past the deadline is reported closed).
+    status: String,
+    closed_at: Option<DbTime>,
+    created_at: DbTime,
+}
 
 /// The campaigns of the groups `caller` may see: admin all, lead those of the groups its
 /// member coordinates, officer those of its member's groups, supplier none.
@@ -82,20 +67,35 @@ pub fn led_campaigns(caller: &Caller) -> campaigns::BoxedQuery<'static, MultiBac
 
 /// A campaign row turned into the API view, with the status as of `now`.
 pub fn to_campaign(row: CampaignRow, now: DateTime<Utc>) -> Result<Campaign, ApiError> {
-    let (id, group_id, title, scope, deadline, status, closed_at, created_at) = row;
-    let stored = CampaignStatus::parse(&status)
-        .ok_or_else(|| ApiError::internal(format!("campaign {} has status {status:?}", id.0)))?;
+    let stored = CampaignStatus::from_spelling(&row.status).ok_or_else(|| {
+        ApiError::internal(format!("campaign {} has status {:?}", row.id.0, row.status))
+    })?;
+    let deadline = row.needs_deadline.get();
     Ok(Campaign {
-        id: id.0,
-        group_id: group_id.0,
-        title,
-        cpv_scope: serde_json::from_str(&scope).map_err(ApiError::internal)?,
-        needs_deadline: deadline.get(),
-        needs_deadline_local: crate::dates::paris_local(deadline.get()),
-        status: stored.effective(deadline.get(), now),
-        closed_at: closed_at.map(DbTime::get),
-        created_at: created_at.get(),
+        id: row.id.0,
+        group_id: row.group_id.0,
+        title: row.title,
+        cpv_scope: serde_json::from_str(&row.cpv_scope).map_err(ApiError::internal)?,
+        needs_deadline: deadline,
+        needs_deadline_local: crate::dates::paris_local(deadline),
+        status: stored.effective(deadline, now),
+        closed_at: row.closed_at.map(DbTime::get),
+        created_at: row.created_at.get(),
     })
+}
+
+/// The campaign `id` within `scope`, or 404.
+fn find(
+    conn: &mut DbConn,
+    scope: campaigns::BoxedQuery<'static, MultiBackend>,
+    id: Uuid,
+) -> Result<CampaignRow, ApiError> {
+    scope
+        .filter(campaigns::id.eq(DbUuid(id)))
+        .select(CampaignRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("campaign"))
 }
 
 /// Opens a campaign for group `group_id`, which the caller must lead (else 404).
@@ -118,29 +118,18 @@ pub fn insert(
     if !led {
         return Err(ApiError::not_found("group"));
     }
-    let id = Uuid::now_v7();
-    let scope = serde_json::to_string(&c.cpv_scope).map_err(ApiError::internal)?;
-    let row: CampaignRow = (
-        DbUuid(id),
-        DbUuid(group_id),
-        c.title.clone(),
-        scope,
-        DbTime::new(c.needs_deadline),
-        "open".to_owned(),
-        None,
-        DbTime::new(now),
-    );
+    let row = CampaignRow {
+        id: DbUuid(Uuid::now_v7()),
+        group_id: DbUuid(group_id),
+        title: c.title.clone(),
+        cpv_scope: serde_json::to_string(&c.cpv_scope).map_err(ApiError::internal)?,
+        needs_deadline: DbTime::new(c.needs_deadline),
+        status: "open".to_owned(),
+        closed_at: None,
+        created_at: DbTime::new(now),
+    };
     diesel::insert_into(campaigns::table)
-        .values((
-            campaigns::id.eq(row.0),
-            campaigns::group_id.eq(row.1),
-            campaigns::title.eq(&row.2),
-            campaigns::cpv_scope.eq(&row.3),
-            campaigns::needs_deadline.eq(row.4),
-            campaigns::status.eq(&row.5),
-            campaigns::closed_at.eq(row.6),
-            campaigns::created_at.eq(row.7),
-        ))
+        .values(&row)
         .execute(conn)?;
     to_campaign(row, now)
 }
@@ -152,12 +141,7 @@ pub fn get(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Campaign, ApiError> {
-    let row: CampaignRow = visible_campaigns(caller)
-        .filter(campaigns::id.eq(DbUuid(id)))
-        .select(COLUMNS)
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("campaign"))?;
+    let row = find(conn, visible_campaigns(caller), id)?;
     to_campaign(row, now)
 }
 
@@ -170,7 +154,7 @@ pub fn list(
     now: DateTime<Utc>,
 ) -> Result<Vec<Campaign>, ApiError> {
     let mut q = visible_campaigns(caller)
-        .select(COLUMNS)
+        .select(CampaignRow::as_select())
         .order(campaigns::id.asc())
         .limit(i64::from(page.limit) + 1);
     if let Some(after) = page.after {
@@ -192,14 +176,9 @@ pub fn close(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Campaign, ApiError> {
-    let row: CampaignRow = led_campaigns(caller)
-        .filter(campaigns::id.eq(DbUuid(id)))
-        .select(COLUMNS)
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("campaign"))?;
+    let mut row = find(conn, led_campaigns(caller), id)?;
     let campaign = to_campaign(row.clone(), now)?;
-    if campaign.status != CampaignStatus::Open || row.5 != "open" {
+    if campaign.status != CampaignStatus::Open || row.status != "open" {
         return Ok(campaign);
     }
     diesel::update(campaigns::table.filter(campaigns::id.eq(DbUuid(id))))
@@ -208,18 +187,7 @@ pub fn close(
             campaigns::closed_at.eq(Some(DbTime::new(now))),
         ))
         .execute(conn)?;
-    let (a, b, c, d, e, _, _, h) = row;
-    to_campaign(
-        (
-            a,
-            b,
-            c,
-            d,
-            e,
-            "closed".to_owned(),
-            Some(DbTime::new(now)),
-            h,
-        ),
-        now,
-    )
+    row.status = "closed".to_owned();
+    row.closed_at = Some(DbTime::new(now));
+    to_campaign(row, now)
 }

@@ -23,26 +23,7 @@ pub enum CostSharingKey {
     AwardedValue,
 }
 
-impl CostSharingKey {
-    /// Database spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CostSharingKey::Equal => "equal",
-            CostSharingKey::Dwellings => "dwellings",
-            CostSharingKey::AwardedValue => "awarded_value",
-        }
-    }
-
-    /// Parses the database spelling.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "equal" => Some(Self::Equal),
-            "dwellings" => Some(Self::Dwellings),
-            "awarded_value" => Some(Self::AwardedValue),
-            _ => None,
-        }
-    }
-}
+impl crate::spelled::Spelled for CostSharingKey {}
 
 /// Body of `POST /api/v1/groups`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]

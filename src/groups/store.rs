@@ -15,8 +15,19 @@ use crate::error::{ApiError, FieldError};
 use crate::extract::Page;
 use crate::members::store::ids_by_code;
 use crate::schema::{group_members, groups, members};
+use crate::spelled::Spelled;
 
-type GroupRow = (DbUuid, String, DbUuid, String, DbDecimal, DbTime);
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = groups)]
+#[diesel(check_for_backend(MultiBackend))]
+struct GroupRow {
+    id: DbUuid,
+    name: String,
+    coordinator_id: DbUuid,
+    cost_sharing_key: String,
+    coordinator_fee_percent: DbDecimal,
+    created_at: DbTime,
+}
 /// id, code, legal name, dwellings, convention signed at, budget ceiling.
 type MemberRow = (
     DbUuid,
@@ -84,7 +95,7 @@ pub fn insert(conn: &mut DbConn, g: &NewGroup, now: DateTime<Utc>) -> Result<Gro
             groups::id.eq(DbUuid(id)),
             groups::name.eq(&g.name),
             groups::coordinator_id.eq(DbUuid(coordinator)),
-            groups::cost_sharing_key.eq(g.cost_sharing_key.as_str()),
+            groups::cost_sharing_key.eq(g.cost_sharing_key.spelling()),
             groups::coordinator_fee_percent.eq(DbDecimal(g.coordinator_fee_percent.value())),
             groups::created_at.eq(DbTime::new(now)),
         ))
@@ -122,10 +133,16 @@ struct GroupRowRef {
     created_at: DateTime<Utc>,
 }
 
-fn from_row(
-    (id, name, coordinator_id, key, fee, created_at): GroupRow,
-) -> Result<GroupRowRef, ApiError> {
-    let key = CostSharingKey::parse(&key).ok_or_else(|| {
+fn from_row(row: GroupRow) -> Result<GroupRowRef, ApiError> {
+    let GroupRow {
+        id,
+        name,
+        coordinator_id,
+        cost_sharing_key: key,
+        coordinator_fee_percent: fee,
+        created_at,
+    } = row;
+    let key = CostSharingKey::from_spelling(&key).ok_or_else(|| {
         ApiError::internal(format!("bad cost_sharing_key {key:?} in group {}", id.0))
     })?;
     Ok(GroupRowRef {
@@ -183,27 +200,11 @@ fn load(conn: &mut DbConn, g: GroupRowRef) -> Result<Group, ApiError> {
     })
 }
 
-const GROUP_COLUMNS: (
-    groups::id,
-    groups::name,
-    groups::coordinator_id,
-    groups::cost_sharing_key,
-    groups::coordinator_fee_percent,
-    groups::created_at,
-) = (
-    groups::id,
-    groups::name,
-    groups::coordinator_id,
-    groups::cost_sharing_key,
-    groups::coordinator_fee_percent,
-    groups::created_at,
-);
-
 /// A group the caller may see; `None` (→ 404) otherwise.
 pub fn get(conn: &mut DbConn, caller: &Caller, id: Uuid) -> Result<Option<Group>, ApiError> {
     let row: Option<GroupRow> = visible_groups(caller)
         .filter(groups::id.eq(DbUuid(id)))
-        .select(GROUP_COLUMNS)
+        .select(GroupRow::as_select())
         .first(conn)
         .optional()?;
     row.map(|r| from_row(r).and_then(|g| load(conn, g)))
@@ -213,7 +214,7 @@ pub fn get(conn: &mut DbConn, caller: &Caller, id: Uuid) -> Result<Option<Group>
 /// One page of the groups the caller may see.
 pub fn list(conn: &mut DbConn, caller: &Caller, page: Page) -> Result<Vec<Group>, ApiError> {
     let mut q = visible_groups(caller)
-        .select(GROUP_COLUMNS)
+        .select(GroupRow::as_select())
         .order(groups::id.asc())
         .limit(i64::from(page.limit) + 1);
     if let Some(after) = page.after {
@@ -236,7 +237,7 @@ pub fn sign_convention(
 ) -> Result<Group, ApiError> {
     let row: GroupRow = managed_groups(caller)
         .filter(groups::id.eq(DbUuid(id)))
-        .select(GROUP_COLUMNS)
+        .select(GroupRow::as_select())
         .first(conn)
         .optional()?
         .ok_or_else(|| ApiError::not_found("group"))?;

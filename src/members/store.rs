@@ -11,35 +11,30 @@ use crate::error::ApiError;
 use crate::extract::Page;
 use crate::schema::members;
 
-type Row = (DbUuid, String, String, String, i64, String, DbTime);
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = members)]
+#[diesel(check_for_backend(crate::db::MultiBackend))]
+struct Row {
+    id: DbUuid,
+    code: String,
+    legal_name: String,
+    siret: String,
+    dwellings: i64,
+    contact_email: String,
+    created_at: DbTime,
+}
 
-const COLUMNS: (
-    members::id,
-    members::code,
-    members::legal_name,
-    members::siret,
-    members::dwellings,
-    members::contact_email,
-    members::created_at,
-) = (
-    members::id,
-    members::code,
-    members::legal_name,
-    members::siret,
-    members::dwellings,
-    members::contact_email,
-    members::created_at,
-);
-
-fn to_member((id, code, legal_name, siret, dwellings, contact_email, created_at): Row) -> Member {
-    Member {
-        id: id.0,
-        code,
-        legal_name,
-        siret,
-        dwellings,
-        contact_email,
-        created_at: created_at.get(),
+impl From<Row> for Member {
+    fn from(r: Row) -> Self {
+        Member {
+            id: r.id.0,
+            code: r.code,
+            legal_name: r.legal_name,
+            siret: r.siret,
+            dwellings: r.dwellings,
+            contact_email: r.contact_email,
+            created_at: r.created_at.get(),
+        }
     }
 }
 
@@ -82,14 +77,14 @@ pub fn insert(conn: &mut DbConn, m: &NewMember, now: DateTime<Utc>) -> Result<Me
 /// One page of members in creation order (admin only: checked by the handler).
 pub fn list(conn: &mut DbConn, page: Page) -> Result<Vec<Member>, ApiError> {
     let mut q = members::table
-        .select(COLUMNS)
+        .select(Row::as_select())
         .order(members::id.asc())
         .limit(i64::from(page.limit) + 1)
         .into_boxed();
     if let Some(after) = page.after {
         q = q.filter(members::id.gt(DbUuid(after)));
     }
-    Ok(q.load::<Row>(conn)?.into_iter().map(to_member).collect())
+    Ok(q.load::<Row>(conn)?.into_iter().map(Member::from).collect())
 }
 
 /// Ids of the members with these codes, in the same order; `None` for unknown codes.

@@ -5,13 +5,14 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::domain::{from_spelling, Action, CreateNeed, Need, NeedStatus, PatchNeed};
+use super::domain::{Action, CreateNeed, Need, NeedStatus, PatchNeed};
 use super::store::{self, NeedFilter};
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, PageQuery, Paginated};
 use crate::members::domain::is_member_code;
+use crate::spelled::Spelled;
 use crate::validate::Checks;
 
 /// Creates a draft need for the caller's member (officer) in an open campaign.
@@ -71,7 +72,7 @@ impl NeedsQuery {
             id
         });
         let status = self.status.as_deref().and_then(|s| {
-            let st = from_spelling::<NeedStatus>(s);
+            let st = NeedStatus::from_spelling(s);
             c.check(
                 st.is_some(),
                 "/query/status",

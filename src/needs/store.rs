@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use super::aggregation::AggNeed;
 use super::domain::{
-    estimated_value, from_spelling, spelling, transition, Action, Context, CreateNeed, Need,
-    NeedFields, NeedStatus, PatchNeed, Unit,
+    estimated_value, transition, Action, Context, CreateNeed, Need, NeedFields, NeedStatus,
+    PatchNeed, Unit,
 };
 use crate::auth::{Caller, Principal};
 use crate::campaigns::domain::CampaignStatus;
@@ -20,6 +20,7 @@ use crate::decimal::{Quantity, UnitPrice, VatRate};
 use crate::error::ApiError;
 use crate::extract::Page;
 use crate::schema::{campaigns, groups, members, needs};
+use crate::spelled::Spelled;
 
 /// The needs `caller` may reach.
 pub fn visible_needs(caller: &Caller) -> needs::BoxedQuery<'static, MultiBackend> {
@@ -38,11 +39,13 @@ pub fn visible_needs(caller: &Caller) -> needs::BoxedQuery<'static, MultiBackend
     }
 }
 
-#[derive(Queryable)]
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = needs)]
 #[diesel(check_for_backend(MultiBackend))]
 struct NeedRow {
     id: DbUuid,
     campaign_id: DbUuid,
+    #[diesel(select_expression = members::code)]
     member_code: String,
     title: String,
     description: String,
@@ -60,46 +63,6 @@ struct NeedRow {
     updated_at: DbTime,
 }
 
-type NeedColumns = (
-    needs::id,
-    needs::campaign_id,
-    members::code,
-    needs::title,
-    needs::description,
-    needs::cpv,
-    needs::quantity,
-    needs::unit,
-    needs::estimated_unit_price,
-    needs::vat_rate,
-    needs::delivery_site,
-    needs::wanted_by,
-    needs::status,
-    needs::rejection_reason,
-    needs::submitted_at,
-    needs::created_at,
-    needs::updated_at,
-);
-
-const COLUMNS: NeedColumns = (
-    needs::id,
-    needs::campaign_id,
-    members::code,
-    needs::title,
-    needs::description,
-    needs::cpv,
-    needs::quantity,
-    needs::unit,
-    needs::estimated_unit_price,
-    needs::vat_rate,
-    needs::delivery_site,
-    needs::wanted_by,
-    needs::status,
-    needs::rejection_reason,
-    needs::submitted_at,
-    needs::created_at,
-    needs::updated_at,
-);
-
 fn corrupt(id: Uuid, what: &str) -> ApiError {
     ApiError::internal(format!("need {id} has an invalid stored {what}"))
 }
@@ -112,7 +75,7 @@ impl NeedRow {
             description: self.description.clone(),
             cpv: self.cpv.clone(),
             quantity: Quantity::from_stored(self.quantity.0),
-            unit: from_spelling(&self.unit).ok_or_else(|| corrupt(id, "unit"))?,
+            unit: Unit::from_spelling(&self.unit).ok_or_else(|| corrupt(id, "unit"))?,
             estimated_unit_price: UnitPrice::from_stored(self.estimated_unit_price.0),
             vat_rate: VatRate::from_stored(self.vat_rate.0.normalize()),
             delivery_site: self.delivery_site.clone(),
@@ -121,7 +84,7 @@ impl NeedRow {
     }
 
     fn status(&self) -> Result<NeedStatus, ApiError> {
-        from_spelling(&self.status).ok_or_else(|| corrupt(self.id.0, "status"))
+        NeedStatus::from_spelling(&self.status).ok_or_else(|| corrupt(self.id.0, "status"))
     }
 
     fn into_need(self) -> Result<Need, ApiError> {
@@ -156,7 +119,7 @@ fn find(conn: &mut DbConn, caller: &Caller, id: Uuid) -> Result<NeedRow, ApiErro
     visible_needs(caller)
         .inner_join(members::table)
         .filter(needs::id.eq(DbUuid(id)))
-        .select(COLUMNS)
+        .select(NeedRow::as_select())
         .first::<NeedRow>(conn)
         .optional()?
         .ok_or_else(|| ApiError::not_found("need"))
@@ -181,7 +144,7 @@ fn campaign_state(
             campaigns::cpv_scope,
         ))
         .first(conn)?;
-    let status = CampaignStatus::parse(&status).ok_or_else(|| {
+    let status = CampaignStatus::from_spelling(&status).ok_or_else(|| {
         ApiError::internal(format!("campaign {campaign_id} has status {status:?}"))
     })?;
     Ok(CampaignState {
@@ -241,7 +204,7 @@ pub fn create(
             needs::description.eq(&fields.description),
             needs::cpv.eq(&fields.cpv),
             needs::quantity.eq(DbDecimal(fields.quantity.value())),
-            needs::unit.eq(spelling(&fields.unit)),
+            needs::unit.eq(fields.unit.spelling()),
             needs::estimated_unit_price.eq(DbDecimal(fields.estimated_unit_price.value())),
             needs::vat_rate.eq(DbDecimal(fields.vat_rate.value())),
             needs::delivery_site.eq(&fields.delivery_site),
@@ -283,7 +246,7 @@ pub fn list(
 ) -> Result<Vec<Need>, ApiError> {
     let mut q = visible_needs(caller)
         .inner_join(members::table)
-        .select(COLUMNS)
+        .select(NeedRow::as_select())
         .order(needs::id.asc())
         .limit(i64::from(page.limit) + 1);
     if let Some(after) = page.after {
@@ -293,7 +256,7 @@ pub fn list(
         q = q.filter(needs::campaign_id.eq(DbUuid(c)));
     }
     if let Some(s) = filter.status {
-        q = q.filter(needs::status.eq(spelling(&s)));
+        q = q.filter(needs::status.eq(s.spelling()));
     }
     if let Some(cpv) = &filter.cpv {
         q = q.filter(needs::cpv.like(format!("{cpv}%")));
@@ -332,7 +295,7 @@ pub fn patch(
             needs::description.eq(&next.description),
             needs::cpv.eq(&next.cpv),
             needs::quantity.eq(DbDecimal(next.quantity.value())),
-            needs::unit.eq(spelling::<Unit>(&next.unit)),
+            needs::unit.eq(next.unit.spelling()),
             needs::estimated_unit_price.eq(DbDecimal(next.estimated_unit_price.value())),
             needs::vat_rate.eq(DbDecimal(next.vat_rate.value())),
             needs::delivery_site.eq(&next.delivery_site),
@@ -376,7 +339,7 @@ pub fn officer_action(
     };
     diesel::update(needs::table.filter(needs::id.eq(DbUuid(id))))
         .set((
-            needs::status.eq(spelling(&to)),
+            needs::status.eq(to.spelling()),
             needs::submitted_at.eq(submitted_at),
             needs::updated_at.eq(t),
         ))
@@ -402,7 +365,7 @@ pub fn reject(
     let to = transition(row.status()?, Action::Reject).map_err(state_conflict)?;
     diesel::update(needs::table.filter(needs::id.eq(DbUuid(id))))
         .set((
-            needs::status.eq(spelling(&to)),
+            needs::status.eq(to.spelling()),
             needs::rejection_reason.eq(Some(reason)),
             needs::updated_at.eq(DbTime::new(now)),
         ))
@@ -428,7 +391,7 @@ pub fn submitted_for_aggregation(
         .inner_join(members::table)
         .filter(needs::campaign_id.eq(DbUuid(campaign_id)))
         .filter(needs::status.eq("submitted"))
-        .select(COLUMNS)
+        .select(NeedRow::as_select())
         .order(needs::id.asc())
         .load(conn)?;
     rows.into_iter()

@@ -9,6 +9,7 @@ use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, Problem};
 use crate::extract::{PageQuery, Paginated};
+use crate::spelled::Spelled;
 
 /// `GET /api/v1/outbox` query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -40,7 +41,7 @@ pub async fn list_outbox(
     let q = query.into_inner();
     let status = match q.status.as_deref() {
         None => None,
-        Some(s) => Some(OutboxStatus::parse(s).ok_or_else(|| {
+        Some(s) => Some(OutboxStatus::from_spelling(s).ok_or_else(|| {
             ApiError::invalid_field("/query/status", "must be pending, sending, sent or failed")
         })?),
     };

@@ -14,6 +14,7 @@ use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::extract::Page;
 use crate::schema::outbox;
+use crate::spelled::Spelled;
 
 /// A message to enqueue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +53,7 @@ pub fn enqueue(
             outbox::body_html.eq(&mail.html),
             outbox::message_id.eq(message_id(id, domain)),
             outbox::dedup_key.eq(&mail.dedup_key),
-            outbox::status.eq(OutboxStatus::Pending.as_str()),
+            outbox::status.eq(OutboxStatus::Pending.spelling()),
             outbox::attempts.eq(0i64),
             outbox::last_error.eq(None::<String>),
             outbox::next_attempt_at.eq(t),
@@ -112,7 +113,7 @@ pub fn claim(
     let until = now + chrono::Duration::from_std(lease).map_err(ApiError::internal)?;
     diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
         .set((
-            outbox::status.eq(OutboxStatus::Sending.as_str()),
+            outbox::status.eq(OutboxStatus::Sending.spelling()),
             outbox::claimed_by.eq(Some(worker)),
             outbox::claimed_until.eq(Some(DbTime::new(until))),
             outbox::attempts.eq(outbox::attempts + 1i64),
@@ -144,11 +145,11 @@ pub fn mark_sent(
     let n = diesel::update(
         outbox::table
             .filter(outbox::id.eq(DbUuid(id)))
-            .filter(outbox::status.eq(OutboxStatus::Sending.as_str()))
+            .filter(outbox::status.eq(OutboxStatus::Sending.spelling()))
             .filter(outbox::claimed_by.eq(worker)),
     )
     .set((
-        outbox::status.eq(OutboxStatus::Sent.as_str()),
+        outbox::status.eq(OutboxStatus::Sent.spelling()),
         outbox::sent_at.eq(Some(DbTime::new(now))),
         outbox::claimed_by.eq(None::<String>),
         outbox::claimed_until.eq(None::<DbTime>),
@@ -183,11 +184,11 @@ pub fn record_failure(
     diesel::update(
         outbox::table
             .filter(outbox::id.eq(claimed.id))
-            .filter(outbox::status.eq(OutboxStatus::Sending.as_str()))
+            .filter(outbox::status.eq(OutboxStatus::Sending.spelling()))
             .filter(outbox::claimed_by.eq(worker)),
     )
     .set((
-        outbox::status.eq(status.as_str()),
+        outbox::status.eq(status.spelling()),
         outbox::last_error.eq(Some(error)),
         outbox::next_attempt_at.eq(DbTime::new(next)),
         outbox::claimed_by.eq(None::<String>),
@@ -203,11 +204,11 @@ pub fn release(conn: &mut DbConn, ids: &[Uuid], worker: &str) -> Result<usize, A
     Ok(diesel::update(
         outbox::table
             .filter(outbox::id.eq_any(&ids))
-            .filter(outbox::status.eq(OutboxStatus::Sending.as_str()))
+            .filter(outbox::status.eq(OutboxStatus::Sending.spelling()))
             .filter(outbox::claimed_by.eq(worker)),
     )
     .set((
-        outbox::status.eq(OutboxStatus::Pending.as_str()),
+        outbox::status.eq(OutboxStatus::Pending.spelling()),
         outbox::claimed_by.eq(None::<String>),
         outbox::claimed_until.eq(None::<DbTime>),
         outbox::attempts.eq(outbox::attempts - 1i64),
@@ -283,7 +284,7 @@ pub fn list(
         q = q.filter(outbox::id.gt(DbUuid(after)));
     }
     if let Some(s) = status {
-        q = q.filter(outbox::status.eq(s.as_str()));
+        q = q.filter(outbox::status.eq(s.spelling()));
     }
     q.load::<EntryRow>(conn)?
         .into_iter()
@@ -307,7 +308,7 @@ pub fn list(
                     recipient,
                     subject,
                     message_id,
-                    status: OutboxStatus::parse(&status).ok_or_else(|| {
+                    status: OutboxStatus::from_spelling(&status).ok_or_else(|| {
                         ApiError::internal(format!("outbox {} has status {status:?}", id.0))
                     })?,
                     attempts,

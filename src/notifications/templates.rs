@@ -110,10 +110,12 @@ impl TenderInvitation {
     }
 }
 
-/// Receipt of a bid version, sent to the bidder.
+/// The tender and lot a notice is about.
 #[derive(Debug, Clone)]
-pub struct BidReceipt {
-    /// Tender reference.
+pub struct TenderLot {
+    /// Group name.
+    pub group_name: String,
+    /// Tender reference (e.g. `2027-GRP-004`).
     pub tender_reference: String,
     /// Tender title.
     pub tender_title: String,
@@ -121,6 +123,13 @@ pub struct BidReceipt {
     pub lot_number: u32,
     /// Lot title.
     pub lot_title: String,
+}
+
+/// Receipt of a bid version, sent to the bidder.
+#[derive(Debug, Clone)]
+pub struct BidReceipt {
+    /// The tender and lot concerned.
+    pub lot: TenderLot,
     /// Bidder's legal name.
     pub supplier_name: String,
     /// Version of the bid.
@@ -148,16 +157,8 @@ impl BidReceipt {
 /// Award notice to the winner of a lot.
 #[derive(Debug, Clone)]
 pub struct AwardNotice {
-    /// Group name.
-    pub group_name: String,
-    /// Tender reference.
-    pub tender_reference: String,
-    /// Tender title.
-    pub tender_title: String,
-    /// Lot number.
-    pub lot_number: u32,
-    /// Lot title.
-    pub lot_title: String,
+    /// The tender and lot concerned.
+    pub lot: TenderLot,
     /// Winner's legal name.
     pub supplier_name: String,
     /// Winning total HT.
@@ -185,16 +186,8 @@ impl AwardNotice {
 /// Rejection notice to every other bidder of a lot (R2181-3).
 #[derive(Debug, Clone)]
 pub struct RejectionNotice {
-    /// Group name.
-    pub group_name: String,
-    /// Tender reference.
-    pub tender_reference: String,
-    /// Tender title.
-    pub tender_title: String,
-    /// Lot number.
-    pub lot_number: u32,
-    /// Lot title.
-    pub lot_title: String,
+    /// The tender and lot concerned.
+    pub lot: TenderLot,
     /// Rejected bidder's legal name.
     pub supplier_name: String,
     /// Why the bid was not retained.
@@ -226,16 +219,8 @@ impl RejectionNotice {
 /// Contract ready, sent to each member with its part.
 #[derive(Debug, Clone)]
 pub struct ContractReady {
-    /// Group name.
-    pub group_name: String,
-    /// Tender reference.
-    pub tender_reference: String,
-    /// Tender title.
-    pub tender_title: String,
-    /// Lot number.
-    pub lot_number: u32,
-    /// Lot title.
-    pub lot_title: String,
+    /// The tender and lot concerned.
+    pub lot: TenderLot,
     /// Contractor's legal name.
     pub supplier_name: String,
     /// Addressed member's legal name.
@@ -332,12 +317,12 @@ pub fn bid_receipt(n: &BidReceipt) -> Result<Rendered, ApiError> {
     let subject = if n.late {
         format!(
             "[{}] Offre reçue hors délai (lot {}) : elle ne sera pas examinée",
-            n.tender_reference, n.lot_number
+            n.lot.tender_reference, n.lot.lot_number
         )
     } else {
         format!(
             "[{}] Accusé de réception de votre offre (lot {}, version {})",
-            n.tender_reference, n.lot_number, n.version
+            n.lot.tender_reference, n.lot.lot_number, n.version
         )
     };
     render(subject, &ReceiptText { n }, &ReceiptHtml { n })
@@ -347,7 +332,7 @@ pub fn bid_receipt(n: &BidReceipt) -> Result<Rendered, ApiError> {
 pub fn award(n: &AwardNotice) -> Result<Rendered, ApiError> {
     let subject = format!(
         "[{}] Lot {} : votre offre est retenue",
-        n.tender_reference, n.lot_number
+        n.lot.tender_reference, n.lot.lot_number
     );
     render(subject, &AwardText { n }, &AwardHtml { n })
 }
@@ -357,7 +342,7 @@ pub fn award(n: &AwardNotice) -> Result<Rendered, ApiError> {
 pub fn rejection(n: &RejectionNotice) -> Result<Rendered, ApiError> {
     let subject = format!(
         "[{}] Lot {} : votre offre n'est pas retenue",
-        n.tender_reference, n.lot_number
+        n.lot.tender_reference, n.lot.lot_number
     );
     render(subject, &RejectionText { n }, &RejectionHtml { n })
 }
@@ -366,7 +351,7 @@ pub fn rejection(n: &RejectionNotice) -> Result<Rendered, ApiError> {
 pub fn contract_ready(n: &ContractReady) -> Result<Rendered, ApiError> {
     let subject = format!(
         "[{}] Lot {} : marché prêt à signer (part de {})",
-        n.tender_reference, n.lot_number, n.member_name
+        n.lot.tender_reference, n.lot.lot_number, n.member_name
     );
     render(subject, &ContractText { n }, &ContractHtml { n })
 }
@@ -386,6 +371,16 @@ mod tests {
             deadline: Utc.with_ymd_and_hms(2026, 12, 14, 17, 0, 0).unwrap(),
             cpv_scope: scope.iter().map(|s| s.to_string()).collect(),
             member_name: "Brest Métropole Habitat".into(),
+        }
+    }
+
+    fn lot(number: u32, title: &str) -> TenderLot {
+        TenderLot {
+            group_name: "Groupement Ouest".into(),
+            tender_reference: "2027-GRP-004".into(),
+            tender_title: "Peinture".into(),
+            lot_number: number,
+            lot_title: title.into(),
         }
     }
 
@@ -479,10 +474,7 @@ mod tests {
     #[test]
     fn receipt_gives_hash_total_and_flags_late_bids() {
         let mut n = BidReceipt {
-            tender_reference: "2027-GRP-004".into(),
-            tender_title: "Peinture".into(),
-            lot_number: 2,
-            lot_title: "Brest".into(),
+            lot: lot(2, "Brest"),
             supplier_name: "BTP Ouest".into(),
             version: 3,
             received_at: Utc.with_ymd_and_hms(2027, 1, 20, 9, 30, 0).unwrap(),
@@ -513,11 +505,7 @@ mod tests {
     fn award_and_rejection_follow_r2181_3() {
         let signable = NaiveDate::from_ymd_opt(2027, 3, 12);
         let a = award(&AwardNotice {
-            group_name: "Groupement Ouest".into(),
-            tender_reference: "2027-GRP-004".into(),
-            tender_title: "Peinture".into(),
-            lot_number: 1,
-            lot_title: "Nantes".into(),
+            lot: lot(1, "Nantes"),
             supplier_name: "BTP Ouest".into(),
             total: amount("100000"),
             score: dec("87.456"),
@@ -527,11 +515,7 @@ mod tests {
         assert!(a.text.contains("Note obtenue : 87,46 / 100"));
         assert!(a.text.contains("à compter du 12 mars 2027"));
         let mut n = RejectionNotice {
-            group_name: "Groupement Ouest".into(),
-            tender_reference: "2027-GRP-004".into(),
-            tender_title: "Peinture".into(),
-            lot_number: 1,
-            lot_title: "Nantes".into(),
+            lot: lot(1, "Nantes"),
             supplier_name: "Peintures du Léon".into(),
             reasons: "offre classée deuxième".into(),
             winner_name: "BTP Ouest".into(),
@@ -561,11 +545,7 @@ mod tests {
     #[test]
     fn contract_ready_gives_the_members_part() {
         let r = contract_ready(&ContractReady {
-            group_name: "Groupement Ouest".into(),
-            tender_reference: "2027-GRP-004".into(),
-            tender_title: "Peinture".into(),
-            lot_number: 1,
-            lot_title: "Nantes".into(),
+            lot: lot(1, "Nantes"),
             supplier_name: "BTP Ouest".into(),
             member_name: "Archipel Habitat".into(),
             total_ht: amount("33333.33"),

@@ -13,19 +13,12 @@ use crate::both_backends;
 use crate::common::smtp::{free_port, SmtpServer};
 use crate::common::TestApp;
 
-/// Opens the fixture campaign (deadline 2026-12-14 18:00 Paris); returns (lead token, campaign id).
+/// Opens the standard campaign in a fresh group; returns (lead token, campaign id).
 async fn open_campaign(app: &TestApp) -> (String, String) {
     let group = app.seed_group().await;
     let lead = app.token(Role::Lead, Some("NMH"), None);
-    let c = app
-        .post(
-            &format!("/api/v1/groups/{group}/campaigns"),
-            &lead,
-            json!({"title": "Entretien 2027", "needs_deadline": "2026-12-14T18:00:00+01:00"}),
-        )
-        .await
-        .ok(201);
-    (lead, c["id"].as_str().unwrap().to_owned())
+    let campaign = app.open_campaign(&group, &lead).await;
+    (lead, campaign)
 }
 
 async fn outbox(app: &TestApp) -> Vec<Value> {

@@ -20,17 +20,10 @@ struct Fixture {
 async fn fixture(app: &TestApp) -> Fixture {
     let group = app.seed_group().await;
     let lead = app.token(Role::Lead, Some("NMH"), None);
-    let campaign = app
-        .post(
-            &format!("/api/v1/groups/{group}/campaigns"),
-            &lead,
-            json!({"title": "Entretien 2027", "needs_deadline": "2026-12-14T18:00:00+01:00"}),
-        )
-        .await
-        .ok(201);
+    let campaign = app.open_campaign(&group, &lead).await;
     Fixture {
         group,
-        campaign: campaign["id"].as_str().unwrap().to_owned(),
+        campaign,
         lead,
         nmh: app.token(Role::Officer, Some("NMH"), None),
         bmh: app.token(Role::Officer, Some("BMH"), None),

@@ -289,6 +289,20 @@ impl TestApp {
         self.clock.now()
     }
 
+    /// Opens the standard campaign "Entretien 2027" (needs deadline 2026-12-14 18:00 Paris) in
+    /// `group` as `lead`; returns its id.
+    pub async fn open_campaign(&self, group: &str, lead: &str) -> String {
+        let c = self
+            .post(
+                &format!("/api/v1/groups/{group}/campaigns"),
+                lead,
+                json!({"title": "Entretien 2027", "needs_deadline": "2026-12-14T18:00:00+01:00"}),
+            )
+            .await
+            .ok(201);
+        c["id"].as_str().expect("campaign id").to_owned()
+    }
+
     /// Row count of a table (checks that refused requests stored nothing).
     pub fn count(&self, table: &str) -> i64 {
         use diesel::RunQueryDsl;
