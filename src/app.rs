@@ -93,7 +93,13 @@ where
         .openapi(ApiDoc::openapi())
         .service(crate::health::health)
         .service(crate::health::ready)
-        .service(scope::scope("/api/v1").configure(api_v1))
+        .service(
+            scope::scope("/api/v1")
+                .wrap(actix_web::middleware::from_fn(
+                    crate::idempotency::middleware,
+                ))
+                .configure(api_v1),
+        )
 }
 
 /// Builds the application: routes, limits, problem+json for every error, Swagger UI.

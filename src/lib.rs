@@ -16,6 +16,7 @@ pub mod error;
 pub mod extract;
 pub mod groups;
 pub mod health;
+pub mod idempotency;
 pub mod members;
 pub mod needs;
 pub mod notifications;

@@ -144,6 +144,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    idempotency_records (id) {
+        id -> Uid,
+        scope -> Text,
+        idem_key -> Text,
+        fingerprint -> Text,
+        state -> Text,
+        response_status -> Nullable<BigInt>,
+        response_content_type -> Nullable<Text>,
+        response_body -> Nullable<Text>,
+        created_at -> Ts,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     members,
     suppliers,
@@ -152,5 +169,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     campaigns,
     needs,
-    outbox
+    outbox,
+    idempotency_records
 );

@@ -491,7 +491,9 @@ mod tests {
             .text
             .contains(&format!("Montant total HT : 48{NBSP}210,50{NBSP}€")));
         assert!(r.text.contains("Reçue le : 20 janvier 2027 à 10 h 30"));
-        assert!(r.text.contains("au groupement de commandes « Groupement Ouest » pour la consultation 2027-GRP-004"));
+        assert!(r.text.contains(
+            "au groupement de commandes « Groupement Ouest » pour la consultation 2027-GRP-004"
+        ));
         assert!(r.text.contains(&"ab".repeat(32)));
         assert!(!r.text.contains("APRÈS"));
         n.late = true;

@@ -5,6 +5,7 @@ mod common;
 
 mod cli;
 mod foundation;
+mod idempotency;
 mod mail;
 mod needs;
 mod organisations;

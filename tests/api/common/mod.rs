@@ -158,8 +158,36 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Vec<u8>>,
     ) -> Resp {
+        self.call_with(method, path, token, body, &[]).await
+    }
+
+    /// POSTs JSON with an `Idempotency-Key`.
+    pub async fn post_idempotent(&self, path: &str, token: &str, key: &str, body: &Value) -> Resp {
+        let body = Some(body.to_string().into_bytes());
+        self.call_with(
+            Method::POST,
+            path,
+            Some(token),
+            body,
+            &[("Idempotency-Key", key)],
+        )
+        .await
+    }
+
+    /// Sends a request with extra headers.
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let svc = test::init_service(app::build(self.state.clone())).await;
         let mut req = test::TestRequest::default().method(method).uri(path);
+        for (name, value) in headers {
+            req = req.insert_header((*name, *value));
+        }
         if let Some(t) = token {
             req = req.insert_header((header::AUTHORIZATION, format!("Bearer {t}")));
         }
