@@ -122,6 +122,7 @@ impl de::Visitor<'_> for StrVisitor {
         Err(E::custom(DecimalError::NotAString))
     }
 
+    // A JSON float is refused unread: it may already have lost precision in the client.
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<String, E> {
         Err(E::custom(DecimalError::NotAString))
     }

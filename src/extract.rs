@@ -149,6 +149,7 @@ pub const DEFAULT_LIMIT: u32 = 50;
 /// `?limit=&cursor=` of every list.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Page size, 1 to 500 (default 50).
     pub limit: Option<String>,

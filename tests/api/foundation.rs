@@ -196,6 +196,26 @@ both_backends! {
             assert_ne!(res.json()["detail"], "route not found", "{route}");
         }
         assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+        // Every schema reference resolves.
+        fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if let Some(serde_json::Value::String(r)) = m.get("$ref") {
+                        out.push(r.clone());
+                    }
+                    m.values().for_each(|x| refs(x, out));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+                _ => {}
+            }
+        }
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        assert!(!all.is_empty());
+        for r in all {
+            let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("unexpected $ref {r}"));
+            assert!(doc["components"]["schemas"][name].is_object(), "dangling $ref {r}");
+        }
     }
 
     async fn docs_page_works_offline(app) {

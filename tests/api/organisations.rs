@@ -19,6 +19,7 @@ both_backends! {
         assert_eq!(codes, ["ARCH"]);
         assert!(page.get("next_cursor").is_none());
         app.get("/api/v1/members?cursor=garbage", &app.admin).await.invalid("/query/cursor");
+        app.get("/api/v1/members?colour=red", &app.admin).await.problem(422, "validation_failed");
     }
 
     async fn duplicate_member_code_is_409(app) {
