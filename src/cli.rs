@@ -86,16 +86,17 @@ pub fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Serve { bind } => {
             let bind = bind.unwrap_or_else(|| settings.server.bind.clone());
-            let mailer = Mailer::from_settings(&settings.mail)?;
             let settings = Arc::new(settings);
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-            let worker = Worker::new(db.clone(), clock.clone(), mailer, settings.clone());
-            let state = AppState {
-                db,
-                clock,
-                settings,
-            };
             actix_web::rt::System::new().block_on(async move {
+                // Inside the runtime: lettre's pooled SMTP transport spawns a task when built.
+                let mailer = Mailer::from_settings(&settings.mail)?;
+                let worker = Worker::new(db.clone(), clock.clone(), mailer, settings.clone());
+                let state = AppState {
+                    db,
+                    clock,
+                    settings,
+                };
                 let (stop, stopped) = tokio::sync::watch::channel(false);
                 let worker = actix_web::rt::spawn(worker.run(stopped));
                 // Returns once SIGTERM/SIGINT has stopped the HTTP server gracefully; then the

@@ -33,7 +33,7 @@ pub struct SentMail {
     pub raw: Vec<u8>,
 }
 
-/// The configured transport.
+/// The configured transport. Build it inside the Tokio runtime (the SMTP pool spawns a task).
 #[derive(Clone)]
 pub enum Mailer {
     /// An SMTP server.
@@ -60,7 +60,7 @@ pub enum Mailer {
 }
 
 impl Mailer {
-    /// Builds the transport from `[mail]`.
+    /// Builds the transport from `[mail]`. Must run inside the Tokio runtime.
     pub fn from_settings(s: &MailSettings) -> Result<Self, String> {
         let from: Mailbox = s
             .from
@@ -206,4 +206,48 @@ fn smtp_error_text(e: &lettre::transport::smtp::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(transport: MailTransportKind, tls: SmtpTls) -> MailSettings {
+        let mut s = crate::config::Settings::load_from(std::path::Path::new("/nonexistent"), &[])
+            .unwrap()
+            .mail;
+        s.transport = transport;
+        s.smtp.host = "smtp.example.fr".into();
+        s.smtp.tls = tls;
+        s.smtp.username = "achats".into();
+        s.smtp.password = "secret".into();
+        s
+    }
+
+    // lettre's pooled SMTP transport must be built inside a Tokio runtime.
+    #[actix_rt::test]
+    async fn every_transport_and_tls_mode_builds() {
+        for tls in [SmtpTls::None, SmtpTls::Starttls, SmtpTls::Tls] {
+            assert!(matches!(
+                Mailer::from_settings(&settings(MailTransportKind::Smtp, tls)),
+                Ok(Mailer::Smtp { .. })
+            ));
+        }
+        assert!(matches!(
+            Mailer::from_settings(&settings(MailTransportKind::File, SmtpTls::None)),
+            Ok(Mailer::File { .. })
+        ));
+        assert!(matches!(
+            Mailer::from_settings(&settings(MailTransportKind::Memory, SmtpTls::None)),
+            Ok(Mailer::Memory { .. })
+        ));
+    }
+
+    #[test]
+    fn a_bad_sender_is_refused_at_start_up() {
+        let mut s = settings(MailTransportKind::File, SmtpTls::None);
+        s.from = "not an address".into();
+        let err = Mailer::from_settings(&s).err().unwrap_or_default();
+        assert!(err.contains("mail.from"), "{err}");
+    }
 }

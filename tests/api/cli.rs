@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::pg;
+use crate::common::smtp::SmtpServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tenderpool");
 
@@ -21,14 +22,27 @@ fn free_port() -> u16 {
 
 /// Minimal HTTP/1.1 GET; returns (status, body).
 fn http_get(port: u16, path: &str, token: Option<&str>) -> Option<(u16, String)> {
+    http(port, "GET", path, token, None)
+}
+
+/// Minimal HTTP/1.1 client; returns (status, body).
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
+    let body = body.unwrap_or("");
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
     .ok()?;
     let mut raw = String::new();
@@ -67,8 +81,13 @@ fn command(cwd: &Path, database_url: Option<&str>) -> Command {
 }
 
 fn serve(cwd: &Path, database_url: Option<&str>) -> (Server, u16) {
+    serve_with(cwd, database_url, &[])
+}
+
+fn serve_with(cwd: &Path, database_url: Option<&str>, env: &[(&str, String)]) -> (Server, u16) {
     let port = free_port();
     let child = command(cwd, database_url)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -208,4 +227,91 @@ fn bad_configuration_stops_start_up_with_the_key_named() {
         !dir.path().join("postgres:nobody").exists(),
         "a mistyped URL never becomes a SQLite file"
     );
+}
+
+fn created_token(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn serve_delivers_campaign_mail_over_smtp_and_stops_on_sigterm() {
+    let smtp = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("TENDERPOOL__MAIL__TRANSPORT", "smtp".to_owned()),
+        ("TENDERPOOL__MAIL__SMTP__HOST", "127.0.0.1".to_owned()),
+        ("TENDERPOOL__MAIL__SMTP__PORT", smtp.port.to_string()),
+        ("TENDERPOOL__MAIL__SMTP__TLS", "none".to_owned()),
+        ("TENDERPOOL__OUTBOX__POLL_MS", "100".to_owned()),
+    ];
+    let admin = created_token(token_create(
+        dir.path(),
+        None,
+        &["--role", "admin", "--name", "ops"],
+    ));
+    let (server, port) = serve_with(dir.path(), None, &env);
+    for (code, siret) in [("NMH", "27440001600094"), ("BMH", "27290003200017")] {
+        let body = format!(
+            r#"{{"code":"{code}","legal_name":"Office {code}","siret":"{siret}","dwellings":10,"contact_email":"achats@{}.fr"}}"#,
+            code.to_lowercase()
+        );
+        assert_eq!(
+            http(port, "POST", "/api/v1/members", Some(&admin), Some(&body))
+                .unwrap()
+                .0,
+            201
+        );
+    }
+    let (status, group) = http(
+        port,
+        "POST",
+        "/api/v1/groups",
+        Some(&admin),
+        Some(r#"{"name":"Groupement Ouest","coordinator":"NMH","members":["NMH","BMH"],"cost_sharing_key":"equal"}"#),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{group}");
+    let group: serde_json::Value = serde_json::from_str(&group).unwrap();
+    let lead = created_token(token_create(
+        dir.path(),
+        None,
+        &["--role", "lead", "--member", "NMH", "--name", "Claire"],
+    ));
+    let (status, body) = http(
+        port,
+        "POST",
+        &format!("/api/v1/groups/{}/campaigns", group["id"].as_str().unwrap()),
+        Some(&lead),
+        Some(r#"{"title":"Entretien 2027","needs_deadline":"2099-01-15T18:00:00+01:00"}"#),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while smtp.messages().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the worker of serve delivered nothing within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let rcpts: std::collections::BTreeSet<String> =
+        smtp.messages().into_iter().flat_map(|m| m.rcpt).collect();
+    assert_eq!(
+        rcpts,
+        ["achats@bmh.fr", "achats@nmh.fr"]
+            .into_iter()
+            .map(String::from)
+            .collect()
+    );
+    stop_gracefully(server);
 }
