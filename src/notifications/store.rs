@@ -134,6 +134,28 @@ pub fn claim(
         .load(conn)?)
 }
 
+/// Renews the claim of `worker` on message `id` until `now + lease`, right before sending it.
+/// False when the claim is no longer this worker's (its lease ran out and another worker took
+/// the message): the caller must then not send it.
+pub fn renew(
+    conn: &mut DbConn,
+    id: Uuid,
+    worker: &str,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> Result<bool, ApiError> {
+    let until = now + chrono::Duration::from_std(lease).map_err(ApiError::internal)?;
+    let n = diesel::update(
+        outbox::table
+            .filter(outbox::id.eq(DbUuid(id)))
+            .filter(outbox::status.eq(OutboxStatus::Sending.spelling()))
+            .filter(outbox::claimed_by.eq(worker)),
+    )
+    .set(outbox::claimed_until.eq(Some(DbTime::new(until))))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// Records a delivery. Returns false if the claim had been taken over meanwhile (the message
 /// may then go out twice; its Message-ID is the same both times).
 pub fn mark_sent(

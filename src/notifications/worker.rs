@@ -40,6 +40,8 @@ pub struct Pass {
     pub failed: usize,
     /// Claims given back because the worker is stopping.
     pub released: usize,
+    /// Claimed messages not sent because another worker took them over after the lease.
+    pub skipped: usize,
 }
 
 impl Pass {
@@ -101,8 +103,10 @@ impl Worker {
         }
     }
 
-    /// Sends claimed messages and records each outcome. Stops early when `stop` turns true,
-    /// giving the remaining claims back.
+    /// Sends claimed messages and records each outcome. Each claim is renewed just before its
+    /// message is sent, and a message whose claim was taken over (lease expired, another worker
+    /// claimed it) is skipped, so a slow batch never sends what another worker is sending.
+    /// Stops early when `stop` turns true, giving the remaining claims back.
     pub async fn deliver(
         &self,
         claimed: Vec<Claimed>,
@@ -119,8 +123,19 @@ impl Worker {
                     .await?;
                 break;
             }
-            let outcome = self.mailer.send(m).await;
             let (worker, now, id) = (self.id.clone(), self.clock.now(), m.id.0);
+            let lease = Duration::from_millis(self.settings.outbox.lease_ms);
+            if !self
+                .db
+                .write(move |conn| store::renew(conn, id, &worker, now, lease))
+                .await?
+            {
+                tracing::info!(%id, "claim taken over by another worker; not sending");
+                pass.skipped += 1;
+                continue;
+            }
+            let outcome = self.mailer.send(m).await;
+            let (worker, now) = (self.id.clone(), self.clock.now());
             match outcome {
                 Ok(()) => {
                     let still_ours = self

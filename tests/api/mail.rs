@@ -174,6 +174,22 @@ both_backends! {
         assert!(outbox(&app).await.iter().all(|m| m["status"] == "sent" && m["attempts"] == 2));
     }
 
+    async fn a_slow_worker_does_not_send_what_another_took_over(app) {
+        let smtp = SmtpServer::start();
+        enqueue_many(&app, (0..3).map(|n| mail("achats@nmh.fr", n)).collect());
+        let slow = app.worker(app.smtp_mailer(smtp.port));
+        let claimed = slow.claim().await.unwrap();
+        // The slow worker's lease runs out; another worker takes the messages over and sends them.
+        app.clock.advance(chrono::Duration::seconds(61));
+        let other = app.worker(app.smtp_mailer(smtp.port));
+        assert_eq!(other.drain().await.unwrap(), 3);
+        // The slow worker resumes its old batch: nothing is sent twice.
+        let pass = slow.deliver(claimed, None).await.unwrap();
+        assert_eq!((pass.sent, pass.skipped), (0, 3));
+        assert_eq!(smtp.messages().len(), 3);
+        assert!(outbox(&app).await.iter().all(|m| m["status"] == "sent"));
+    }
+
     async fn two_workers_draining_concurrently_send_each_mail_once(app) {
         let smtp = SmtpServer::start();
         enqueue_many(&app, (0..40).map(|n| mail(&format!("agent{n}@nmh.fr"), n)).collect());
