@@ -7,7 +7,6 @@
 //! ```
 
 use chrono::{NaiveDate, Utc};
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -165,8 +164,8 @@ pub struct PatchNeed {
     pub wanted_by: Option<String>,
 }
 
-/// The validated fields of a need.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The validated fields of a need (what an officer writes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct NeedFields {
     /// Title.
     pub title: String,
@@ -317,24 +316,9 @@ pub struct Need {
     pub campaign_id: Uuid,
     /// Member that expressed the need.
     pub member_code: String,
-    /// Title.
-    pub title: String,
-    /// Description.
-    pub description: String,
-    /// CPV code.
-    pub cpv: String,
-    /// Quantity.
-    pub quantity: Quantity,
-    /// Unit.
-    pub unit: Unit,
-    /// Estimated unit price HT.
-    pub estimated_unit_price: UnitPrice,
-    /// VAT rate.
-    pub vat_rate: VatRate,
-    /// Delivery site.
-    pub delivery_site: String,
-    /// Wanted-by date.
-    pub wanted_by: NaiveDate,
+    /// Title, description, CPV code, quantity, unit, prices, VAT rate, site and date.
+    #[serde(flatten)]
+    pub fields: NeedFields,
     /// Status.
     pub status: NeedStatus,
     /// round_half_up(quantity × estimated_unit_price, 2).
@@ -348,12 +332,6 @@ pub struct Need {
     pub created_at: chrono::DateTime<Utc>,
     /// Last change.
     pub updated_at: chrono::DateTime<Utc>,
-}
-
-/// The exact product used for sums (values are rounded per need, then summed).
-pub fn value_of(fields: &NeedFields) -> Decimal {
-    estimated_value(fields.quantity, fields.estimated_unit_price)
-        .map_or(Decimal::ZERO, Amount::value)
 }
 
 #[cfg(test)]

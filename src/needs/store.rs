@@ -96,21 +96,13 @@ impl NeedRow {
             id: self.id.0,
             campaign_id: self.campaign_id.0,
             member_code: self.member_code,
-            title: f.title,
-            description: f.description,
-            cpv: f.cpv,
-            quantity: f.quantity,
-            unit: f.unit,
-            estimated_unit_price: f.estimated_unit_price,
-            vat_rate: f.vat_rate,
-            delivery_site: f.delivery_site,
-            wanted_by: f.wanted_by,
             status,
             estimated_value: value,
             rejection_reason: self.rejection_reason,
             submitted_at: self.submitted_at.map(DbTime::get),
             created_at: self.created_at.get(),
             updated_at: self.updated_at.get(),
+            fields: f,
         })
     }
 }
@@ -400,10 +392,10 @@ pub fn submitted_for_aggregation(
             Ok(AggNeed {
                 id: n.id,
                 member_code: n.member_code,
-                cpv: n.cpv,
-                unit: n.unit,
-                vat_rate: n.vat_rate,
-                quantity: n.quantity,
+                cpv: n.fields.cpv,
+                unit: n.fields.unit,
+                vat_rate: n.fields.vat_rate,
+                quantity: n.fields.quantity,
                 estimated_value: n.estimated_value,
             })
         })
