@@ -159,6 +159,16 @@ both_backends! {
         assert_eq!(res.ok(200), json!({"status": "ok"}));
         let res = app.call(Method::GET, "/ready", None, None).await;
         assert_eq!(res.ok(200), json!({"status": "ready"}));
+        // Forget the newest migration: the service is up but not ready.
+        let mut conn = app.state.db.conn().unwrap();
+        diesel::sql_query(
+            "DELETE FROM __diesel_schema_migrations WHERE version = (SELECT MAX(version) FROM __diesel_schema_migrations)",
+        )
+        .execute(&mut *conn)
+        .unwrap();
+        drop(conn);
+        app.call(Method::GET, "/ready", None, None).await.problem(503, "not_ready");
+        app.call(Method::GET, "/health", None, None).await.ok(200);
     }
 
     async fn openapi_is_3_1_and_lists_every_route(app) {
