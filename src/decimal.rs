@@ -254,15 +254,6 @@ impl Amount {
     }
 }
 
-impl Quantity {
-    /// Builds a quantity from an exact value (for sums of validated quantities), checking
-    /// the same limits as [`Quantity::parse`].
-    pub fn from_value(value: Decimal) -> Option<Self> {
-        (value > Decimal::ZERO && value <= MAX_VALUE && value.scale() <= 3)
-            .then_some(Quantity(value))
-    }
-}
-
 /// Restores a stored value without re-checking the API limits (the database only holds
 /// values that passed them; sums of them may legitimately exceed a single value's limit).
 macro_rules! from_stored {

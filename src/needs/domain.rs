@@ -10,7 +10,7 @@ use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::decimal::{round_half_up, Amount, Quantity, UnitPrice, VatRate, MAX_VALUE};
+use crate::decimal::{Amount, Quantity, UnitPrice, VatRate};
 use crate::error::ApiError;
 use crate::spelled::Spelled;
 use crate::validate::Checks;
@@ -189,9 +189,7 @@ pub struct NeedFields {
 
 /// `round_half_up(quantity × unit price, 2)`, or `None` when it exceeds the amount limit.
 pub fn estimated_value(quantity: Quantity, price: UnitPrice) -> Option<Amount> {
-    let product = quantity.value().checked_mul(price.value())?;
-    let rounded = round_half_up(product, 2);
-    (rounded <= MAX_VALUE).then(|| Amount::from_stored(rounded))
+    Amount::from_rounded(quantity.value().checked_mul(price.value())?)
 }
 
 /// What a need's fields are checked against besides their own rules.
