@@ -35,7 +35,7 @@ fn needs(n: usize) -> Vec<AggNeed> {
             let price =
                 UnitPrice::parse(&format!("{}.{:04}", i % 503, (i * 7) % 10_000)).expect("price");
             AggNeed {
-                id: Uuid::from_u128(i as u128),
+                id: tenderpool::ids::NeedId(Uuid::from_u128(i as u128)),
                 member_code: format!("M{:02}", i % 30),
                 cpv: cpvs[i % cpvs.len()].to_owned(),
                 unit: units[i % units.len()],
@@ -61,7 +61,7 @@ fn aggregation(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(n), &input, |b, input| {
             b.iter(|| {
                 aggregate(
-                    Uuid::nil(),
+                    tenderpool::ids::CampaignId(Uuid::nil()),
                     black_box(input),
                     Level::Group,
                     &thresholds,

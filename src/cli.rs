@@ -3,17 +3,59 @@
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use uuid::Uuid;
 
-use crate::app::{self, AppState};
 use crate::auth::store::{self as token_store, TokenSpec};
 use crate::auth::Role;
 use crate::clock::{Clock, SystemClock};
-use crate::config::Settings;
-use crate::db::{self, Db};
+use crate::config::{ConfigError, Settings};
+use crate::db::{self, Db, DbError};
+use crate::ids::SupplierId;
 use crate::notifications::transport::Mailer;
 use crate::notifications::worker::Worker;
 use crate::spelled::Spelled;
+use crate::state::AppState;
+
+/// Why a command failed; `main` prints it and exits non-zero.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The configuration could not be loaded.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database could not be opened, migrated or reached.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The mail transport could not be set up.
+    #[error("mail transport: {0}")]
+    Mail(String),
+    /// The server could not start or stopped with an error.
+    #[error("cannot serve on {bind}: {source}")]
+    Serve {
+        /// The address.
+        bind: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The arguments were refused (one line per invalid field).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<crate::error::ApiError> for CliError {
+    /// A store refusal becomes the fields it names (or its detail), as the user typed them.
+    fn from(e: crate::error::ApiError) -> Self {
+        let fields: Vec<String> = e
+            .errors
+            .iter()
+            .map(|f| format!("{} {}", f.pointer, f.message))
+            .collect();
+        let text = if fields.is_empty() {
+            e.cause.unwrap_or(e.detail)
+        } else {
+            fields.join("; ")
+        };
+        CliError::Invalid(text)
+    }
+}
 
 /// tenderpool: group purchasing for public bodies.
 #[derive(Debug, Parser)]
@@ -56,7 +98,7 @@ pub enum TokenAction {
         member: Option<String>,
         /// Supplier id (supplier).
         #[arg(long)]
-        supplier: Option<Uuid>,
+        supplier: Option<SupplierId>,
         /// Who holds the token.
         #[arg(long)]
         name: String,
@@ -68,11 +110,11 @@ fn parse_role(s: &str) -> Result<Role, String> {
         .ok_or_else(|| format!("unknown role {s:?}: use admin, lead, officer or supplier"))
 }
 
-/// Runs the parsed command. Errors are returned as text for `main` to print.
-pub fn run(cli: Cli) -> Result<(), String> {
-    let settings = Settings::load().map_err(|e| e.to_string())?;
-    let db = Db::open(&settings.database).map_err(|e| e.to_string())?;
-    let applied = db.migrate().map_err(|e| e.to_string())?;
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let settings = Settings::load()?;
+    let db = Db::open(&settings.database)?;
+    let applied = db.migrate()?;
     if !applied.is_empty() {
         tracing::info!(?applied, "migrations applied");
     }
@@ -90,7 +132,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             actix_web::rt::System::new().block_on(async move {
                 // Inside the runtime: lettre's pooled SMTP transport spawns a task when built.
-                let mailer = Mailer::from_settings(&settings.mail)?;
+                let mailer = Mailer::from_settings(&settings.mail).map_err(CliError::Mail)?;
                 let worker = Worker::new(db.clone(), clock.clone(), mailer, settings.clone());
                 let state = AppState {
                     db,
@@ -101,10 +143,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 let worker = actix_web::rt::spawn(worker.run(stopped));
                 // Returns once SIGTERM/SIGINT has stopped the HTTP server gracefully; then the
                 // worker finishes the message in flight and gives its other claims back.
-                let served = app::serve(state, &bind).await;
+                let served = crate::server::serve(state, &bind).await;
                 let _ = stop.send(true);
                 let _ = worker.await;
-                served.map_err(|e| format!("cannot serve on {bind}: {e}"))
+                served.map_err(|source| CliError::Serve { bind, source })
             })
         }
         Command::Token {
@@ -122,21 +164,9 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 supplier_id: supplier,
                 name,
             };
-            let mut conn = db.conn().map_err(|e| e.detail)?;
+            let mut conn = db.conn()?;
             let created = db::write_tx(&mut conn, |c| {
                 token_store::create(c, &spec, SystemClock.now())
-            })
-            .map_err(|e| {
-                let fields: Vec<String> = e
-                    .errors
-                    .iter()
-                    .map(|f| format!("{} {}", f.pointer, f.message))
-                    .collect();
-                if fields.is_empty() {
-                    e.detail
-                } else {
-                    fields.join("; ")
-                }
             })?;
             println!(
                 "Created {} token {} ({}). It is shown only this once:",

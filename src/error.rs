@@ -53,7 +53,9 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
-/// An error answered to the client.
+/// An error answered to an HTTP client. Only handlers, extractors and the stores they call
+/// produce it; the outbox worker and the CLI have their own error types
+/// ([`crate::notifications::worker::WorkerError`], [`crate::cli::CliError`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     /// HTTP status.
@@ -64,6 +66,8 @@ pub struct ApiError {
     pub detail: String,
     /// Invalid fields.
     pub errors: Vec<FieldError>,
+    /// For 5xx: the cause, logged when the error becomes a response and never sent.
+    pub cause: Option<String>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -82,6 +86,7 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+            cause: None,
         }
     }
 
@@ -124,6 +129,7 @@ impl ApiError {
             code: "validation_failed",
             detail,
             errors,
+            cause: None,
         }
     }
 
@@ -132,24 +138,29 @@ impl ApiError {
         Self::validation(vec![FieldError::new(pointer, message)])
     }
 
-    /// 500. The cause is logged here and never sent to the client.
+    /// An internal error (500): the cause is kept for the log line written when the error is
+    /// answered, and never sent to the client.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(%cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "the server failed to handle this request; it has been logged",
-        )
+        Self {
+            cause: Some(cause.to_string()),
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "the server failed to handle this request; it has been logged",
+            )
+        }
     }
 
-    /// 503: the database cannot be reached right now.
+    /// 503: the database cannot be reached right now (cause logged when answered).
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
-        tracing::warn!(%cause, "database unavailable");
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database_unavailable",
-            "the database is not reachable right now; retry later",
-        )
+        Self {
+            cause: Some(cause.to_string()),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "the database is not reachable right now; retry later",
+            )
+        }
     }
 
     /// The problem body of this error.
@@ -171,6 +182,10 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse<BoxBody> {
+        if self.status.is_server_error() {
+            let cause = self.cause.as_deref().unwrap_or("none recorded");
+            tracing::error!(status = self.status.as_u16(), code = self.code, %cause, "request failed");
+        }
         let mut res = HttpResponse::build(self.status);
         res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
         if self.status == StatusCode::UNAUTHORIZED {
@@ -184,18 +199,45 @@ impl ResponseError for ApiError {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
+        use diesel::result::Error;
         match e {
             Error::NotFound => ApiError::not_found("resource"),
-            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => ApiError::conflict(
-                "already_exists",
-                format!(
-                    "a resource with the same unique value already exists ({})",
-                    info.message()
-                ),
-            ),
-            other => ApiError::internal(other),
+            other => match crate::db::unique_constraint(&other) {
+                // A unique rule no store mapped to its own code: still a conflict, and the
+                // database's wording stays in the log.
+                Some(constraint) => ApiError {
+                    cause: Some(other.to_string()),
+                    ..ApiError::conflict(
+                        "already_exists",
+                        format!(
+                            "a resource with the same unique value already exists ({constraint})"
+                        ),
+                    )
+                },
+                None => ApiError::internal(other),
+            },
         }
+    }
+}
+
+/// Maps the violation of one unique constraint to the field's own error; any other database
+/// error converts as usual. Uniqueness is decided by the insert itself (no SELECT before it),
+/// so two concurrent creations end in one success and one field error on both backends.
+pub trait OnUnique<T> {
+    /// `constraint` is named as PostgreSQL names it by default: `{table}_{columns}_key`
+    /// (e.g. `members_code_key`); [`crate::db::unique_constraint`] gives SQLite's the same name.
+    fn on_unique(self, constraint: &str, err: impl FnOnce() -> ApiError) -> Result<T, ApiError>;
+}
+
+impl<T> OnUnique<T> for Result<T, diesel::result::Error> {
+    fn on_unique(self, constraint: &str, err: impl FnOnce() -> ApiError) -> Result<T, ApiError> {
+        self.map_err(|e| {
+            if crate::db::unique_constraint(&e).as_deref() == Some(constraint) {
+                err()
+            } else {
+                ApiError::from(e)
+            }
+        })
     }
 }
 

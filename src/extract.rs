@@ -1,4 +1,4 @@
-//! Request extractors shared by every handler: the strict JSON body and pagination.
+//! The strict JSON body extractor shared by every handler (lists: [`crate::pagination`]).
 //!
 //! [`ApiJson`] reads the body within the configured limit (413 above it), answers 400 for
 //! malformed JSON and 422 with a JSON pointer for a body of the wrong shape (unknown field,
@@ -15,7 +15,6 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 
 use crate::error::{ApiError, FieldError};
 
@@ -141,114 +140,10 @@ fn pointer_of(path: &serde_path_to_error::Path) -> String {
     out
 }
 
-/// Largest page a list returns.
-pub const MAX_LIMIT: u32 = 500;
-/// Page size when `limit` is not given.
-pub const DEFAULT_LIMIT: u32 = 50;
-
-/// `?limit=&cursor=` of every list.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct PageQuery {
-    /// Page size, 1 to 500 (default 50).
-    pub limit: Option<String>,
-    /// Opaque cursor returned as `next_cursor` by the previous page.
-    pub cursor: Option<String>,
-}
-
-/// A validated page request: items strictly after `after`, at most `limit` of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
-    /// Page size.
-    pub limit: u32,
-    /// Last id of the previous page.
-    pub after: Option<uuid::Uuid>,
-}
-
-impl PageQuery {
-    /// Checks the limit and decodes the cursor.
-    pub fn page(&self) -> Result<Page, ApiError> {
-        let mut errors = Vec::new();
-        let limit = match &self.limit {
-            None => DEFAULT_LIMIT,
-            Some(raw) => match raw.parse::<u32>() {
-                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-                _ => {
-                    errors.push(FieldError::new(
-                        "/query/limit",
-                        "must be an integer from 1 to 500",
-                    ));
-                    DEFAULT_LIMIT
-                }
-            },
-        };
-        let after = match &self.cursor {
-            None => None,
-            Some(raw) => match decode_cursor(raw) {
-                Some(id) => Some(id),
-                None => {
-                    errors.push(FieldError::new(
-                        "/query/cursor",
-                        "is not a cursor returned by this list",
-                    ));
-                    None
-                }
-            },
-        };
-        if errors.is_empty() {
-            Ok(Page { limit, after })
-        } else {
-            Err(ApiError::validation(errors))
-        }
-    }
-}
-
-/// Encodes the last id of a page as an opaque cursor.
-pub fn encode_cursor(id: uuid::Uuid) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())
-}
-
-fn decode_cursor(raw: &str) -> Option<uuid::Uuid> {
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()?;
-    uuid::Uuid::from_slice(&bytes).ok()
-}
-
-/// One page of a list.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct Paginated<T> {
-    /// The items of this page, oldest first.
-    pub items: Vec<T>,
-    /// Cursor of the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
-impl<T> Paginated<T> {
-    /// Builds a page from up to `limit + 1` rows fetched in id order: the extra row only
-    /// tells that a next page exists.
-    pub fn from_rows(mut rows: Vec<T>, limit: u32, id_of: impl Fn(&T) -> uuid::Uuid) -> Self {
-        let limit = limit as usize;
-        let next_cursor = if rows.len() > limit {
-            rows.truncate(limit);
-            rows.last().map(|r| encode_cursor(id_of(r)))
-        } else {
-            None
-        };
-        Self {
-            items: rows,
-            next_cursor,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -290,43 +185,5 @@ mod tests {
         assert_eq!(e.errors[0].message, "is required");
         let e = err(r#"{"name":5,"lines":[]}"#);
         assert_eq!(e.errors[0].pointer, "/name");
-    }
-
-    #[test]
-    fn cursor_round_trips_and_garbage_is_422() {
-        let id = uuid::Uuid::now_v7();
-        let q = PageQuery {
-            limit: Some("3".into()),
-            cursor: Some(encode_cursor(id)),
-        };
-        assert_eq!(
-            q.page().unwrap(),
-            Page {
-                limit: 3,
-                after: Some(id)
-            }
-        );
-        for bad in ["0", "501", "-1", "x"] {
-            let q = PageQuery {
-                limit: Some(bad.into()),
-                cursor: None,
-            };
-            assert_eq!(q.page().unwrap_err().errors[0].pointer, "/query/limit");
-        }
-        let q = PageQuery {
-            limit: None,
-            cursor: Some("%%%".into()),
-        };
-        assert_eq!(q.page().unwrap_err().errors[0].pointer, "/query/cursor");
-    }
-
-    #[test]
-    fn pages_report_a_next_cursor_only_when_more_rows_exist() {
-        let ids: Vec<uuid::Uuid> = (0..3).map(|_| uuid::Uuid::now_v7()).collect();
-        let p = Paginated::from_rows(ids.clone(), 2, |u| *u);
-        assert_eq!(p.items.len(), 2);
-        assert_eq!(p.next_cursor, Some(encode_cursor(ids[1])));
-        let p = Paginated::from_rows(ids[..2].to_vec(), 2, |u| *u);
-        assert_eq!(p.next_cursor, None);
     }
 }

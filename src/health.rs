@@ -4,8 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 
-use crate::app::AppState;
 use crate::error::{ApiError, Problem};
+use crate::state::AppState;
 
 /// Health answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

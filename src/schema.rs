@@ -1,5 +1,9 @@
 //! Table definitions, written by hand with the backend-neutral column types of
 //! [`crate::db::types::sql`]. Keep in step with `migrations/{postgres,sqlite}`.
+//!
+//! Status, kind, unit and role columns are `Text` and hold the spelling of a
+//! [`Spelled`](crate::spelled::Spelled) enum: queries compare them with enum values, never with
+//! string literals (`tests/conventions.rs` checks this).
 
 diesel::table! {
     use diesel::sql_types::*;
@@ -24,8 +28,8 @@ diesel::table! {
         id -> Uid,
         legal_name -> Text,
         siret -> Text,
-        contact_emails -> Text,
-        cpv_divisions -> Text,
+        contact_emails -> JsonDoc,
+        cpv_divisions -> JsonDoc,
         created_at -> Ts,
     }
 }
@@ -83,7 +87,7 @@ diesel::table! {
         id -> Uid,
         group_id -> Uid,
         title -> Text,
-        cpv_scope -> Text,
+        cpv_scope -> JsonDoc,
         needs_deadline -> Ts,
         status -> Text,
         closed_at -> Nullable<Ts>,

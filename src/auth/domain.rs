@@ -1,14 +1,26 @@
 //! Roles, principals and token material. Pure: no I/O.
 
+use crate::ids::{MemberId, SupplierId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use crate::spelled::Spelled;
 
 /// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
 #[serde(rename_all = "snake_case")]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Role {
     /// Sets up groups, members, suppliers and tokens.
     Admin,
@@ -21,6 +33,7 @@ pub enum Role {
 }
 
 impl Spelled for Role {}
+crate::spelled_column!(Role);
 
 /// Who is calling, with the organisation the token is bound to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,28 +43,28 @@ pub enum Principal {
     /// The lead of a member office.
     Lead {
         /// The member whose coordinated groups the lead runs.
-        member_id: Uuid,
+        member_id: MemberId,
     },
     /// An officer of a member office.
     Officer {
         /// The officer's member.
-        member_id: Uuid,
+        member_id: MemberId,
     },
     /// A supplier.
     Supplier {
         /// The supplier.
-        supplier_id: Uuid,
+        supplier_id: SupplierId,
     },
 }
 
 impl Principal {
     /// Builds the principal from a stored token row; `None` if the row is inconsistent.
     pub fn from_parts(
-        role: &str,
-        member_id: Option<Uuid>,
-        supplier_id: Option<Uuid>,
+        role: Role,
+        member_id: Option<MemberId>,
+        supplier_id: Option<SupplierId>,
     ) -> Option<Self> {
-        match (Role::from_spelling(role)?, member_id, supplier_id) {
+        match (role, member_id, supplier_id) {
             (Role::Admin, None, None) => Some(Principal::Admin),
             (Role::Lead, Some(member_id), None) => Some(Principal::Lead { member_id }),
             (Role::Officer, Some(member_id), None) => Some(Principal::Officer { member_id }),
@@ -110,18 +123,17 @@ mod tests {
 
     #[test]
     fn principal_requires_the_right_binding() {
-        let m = Some(Uuid::nil());
+        let m = Some(MemberId::new());
         assert_eq!(
-            Principal::from_parts("admin", None, None),
+            Principal::from_parts(Role::Admin, None, None),
             Some(Principal::Admin)
         );
         assert_eq!(
-            Principal::from_parts("lead", m, None).map(Principal::role),
+            Principal::from_parts(Role::Lead, m, None).map(Principal::role),
             Some(Role::Lead)
         );
-        assert_eq!(Principal::from_parts("lead", None, None), None);
-        assert_eq!(Principal::from_parts("admin", m, None), None);
-        assert_eq!(Principal::from_parts("supplier", m, None), None);
-        assert_eq!(Principal::from_parts("root", None, None), None);
+        assert_eq!(Principal::from_parts(Role::Lead, None, None), None);
+        assert_eq!(Principal::from_parts(Role::Admin, m, None), None);
+        assert_eq!(Principal::from_parts(Role::Supplier, m, None), None);
     }
 }

@@ -3,13 +3,13 @@
 use actix_web::{post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::store::{self, TokenSpec};
-use super::{Caller, Role};
-use crate::app::AppState;
+use super::{Admin, Role};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
+use crate::ids::{SupplierId, TokenId};
+use crate::state::AppState;
 
 /// Body of `POST /api/v1/tokens`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -20,7 +20,7 @@ pub struct CreateToken {
     /// Member code, required for `lead` and `officer`.
     pub member_code: Option<String>,
     /// Supplier id, required for `supplier`.
-    pub supplier_id: Option<Uuid>,
+    pub supplier_id: Option<SupplierId>,
     /// Who holds the token.
     pub name: String,
 }
@@ -29,7 +29,7 @@ pub struct CreateToken {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenCreated {
     /// Token id.
-    pub id: Uuid,
+    pub id: TokenId,
     /// The secret to send as `Authorization: Bearer …`.
     pub token: String,
     /// Role.
@@ -39,7 +39,7 @@ pub struct TokenCreated {
     /// Bound member, if any.
     pub member_code: Option<String>,
     /// Bound supplier, if any.
-    pub supplier_id: Option<Uuid>,
+    pub supplier_id: Option<SupplierId>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
@@ -57,10 +57,9 @@ pub struct TokenCreated {
 #[post("/tokens")]
 pub async fn create_token(
     state: web::Data<AppState>,
-    caller: Caller,
+    _admin: Admin,
     body: ApiJson<CreateToken>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin])?;
     let body = body.into_inner()?;
     let spec = TokenSpec {
         role: body.role,

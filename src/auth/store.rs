@@ -2,15 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use uuid::Uuid;
 
 use super::domain::{new_token, Principal, Role};
 use super::Caller;
-use crate::db::types::{DbTime, DbUuid};
-use crate::db::DbConn;
+use crate::db::types::DbTime;
+use crate::db::{DbConn, MultiBackend};
 use crate::error::{ApiError, FieldError};
-use crate::schema::{api_tokens, members, suppliers};
-use crate::spelled::Spelled;
+use crate::ids::{MemberId, SupplierId, TokenId};
+use crate::schema::api_tokens;
 
 /// What a new token is for (API body and CLI arguments).
 #[derive(Debug, Clone)]
@@ -20,7 +19,7 @@ pub struct TokenSpec {
     /// Member code, for `lead` and `officer`.
     pub member_code: Option<String>,
     /// Supplier id, for `supplier`.
-    pub supplier_id: Option<Uuid>,
+    pub supplier_id: Option<SupplierId>,
     /// Label, e.g. the person or script holding the token.
     pub name: String,
 }
@@ -29,33 +28,62 @@ pub struct TokenSpec {
 #[derive(Debug, Clone)]
 pub struct CreatedToken {
     /// Token id.
-    pub id: Uuid,
+    pub id: TokenId,
     /// The secret, shown once.
     pub token: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
 
+/// A stored token as authentication reads it.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = api_tokens)]
+#[diesel(check_for_backend(MultiBackend))]
+struct TokenRow {
+    id: TokenId,
+    role: Role,
+    member_id: Option<MemberId>,
+    supplier_id: Option<SupplierId>,
+}
+
+impl TryFrom<TokenRow> for Caller {
+    type Error = ApiError;
+
+    fn try_from(r: TokenRow) -> Result<Self, ApiError> {
+        let principal =
+            Principal::from_parts(r.role, r.member_id, r.supplier_id).ok_or_else(|| {
+                ApiError::internal(format!("token {} has an inconsistent binding", r.id))
+            })?;
+        Ok(Caller {
+            token_id: r.id,
+            principal,
+        })
+    }
+}
+
+/// A token to insert: only its hash is stored.
+#[derive(Insertable)]
+#[diesel(table_name = api_tokens)]
+#[diesel(check_for_backend(MultiBackend))]
+struct NewTokenRow<'a> {
+    id: TokenId,
+    name: &'a str,
+    role: Role,
+    member_id: Option<MemberId>,
+    supplier_id: Option<SupplierId>,
+    token_hash: &'a str,
+    created_at: DbTime,
+}
+
 /// Looks a token up by its hash.
 pub fn find_caller(conn: &mut DbConn, hash: &str) -> Result<Option<Caller>, ApiError> {
-    let row: Option<(DbUuid, String, Option<DbUuid>, Option<DbUuid>)> = api_tokens::table
+    api_tokens::table
         .filter(api_tokens::token_hash.eq(hash))
-        .select((
-            api_tokens::id,
-            api_tokens::role,
-            api_tokens::member_id,
-            api_tokens::supplier_id,
-        ))
+        .select(TokenRow::as_select())
         .first(conn)
-        .optional()?;
-    Ok(row.and_then(|(id, role, member, supplier)| {
-        Principal::from_parts(&role, member.map(|m| m.0), supplier.map(|s| s.0)).map(|principal| {
-            Caller {
-                token_id: id.0,
-                principal,
-            }
-        })
-    }))
+        .optional()?
+        .map(Caller::try_from)
+        .transpose()
 }
 
 /// Checks the binding of `spec`, stores the token's hash and returns the token once.
@@ -77,11 +105,9 @@ pub fn create(
     let mut member_id = None;
     match (&spec.member_code, needs_member) {
         (Some(code), true) => {
-            member_id = members::table
-                .filter(members::code.eq(code))
-                .select(members::id)
-                .first::<DbUuid>(conn)
-                .optional()?;
+            member_id = crate::members::store::ids_by_code(conn, std::slice::from_ref(code))?
+                .pop()
+                .flatten();
             if member_id.is_none() {
                 errors.push(FieldError::new(
                     "/member_code",
@@ -102,12 +128,9 @@ pub fn create(
     let mut supplier_id = None;
     match (spec.supplier_id, needs_supplier) {
         (Some(id), true) => {
-            supplier_id = suppliers::table
-                .filter(suppliers::id.eq(DbUuid(id)))
-                .select(suppliers::id)
-                .first::<DbUuid>(conn)
-                .optional()?;
-            if supplier_id.is_none() {
+            if crate::suppliers::store::exists(conn, id)? {
+                supplier_id = Some(id);
+            } else {
                 errors.push(FieldError::new("/supplier_id", "no supplier has this id"));
             }
         }
@@ -125,21 +148,22 @@ pub fn create(
         return Err(ApiError::validation(errors));
     }
     let (token, hash) = new_token();
-    let id = Uuid::now_v7();
+    let id = TokenId::new();
+    let created_at = DbTime::new(now);
     diesel::insert_into(api_tokens::table)
-        .values((
-            api_tokens::id.eq(DbUuid(id)),
-            api_tokens::name.eq(name),
-            api_tokens::role.eq(spec.role.spelling()),
-            api_tokens::member_id.eq(member_id),
-            api_tokens::supplier_id.eq(supplier_id),
-            api_tokens::token_hash.eq(&hash),
-            api_tokens::created_at.eq(DbTime::new(now)),
-        ))
+        .values(NewTokenRow {
+            id,
+            name,
+            role: spec.role,
+            member_id,
+            supplier_id,
+            token_hash: &hash,
+            created_at,
+        })
         .execute(conn)?;
     Ok(CreatedToken {
         id,
         token,
-        created_at: DbTime::new(now).get(),
+        created_at: created_at.get(),
     })
 }

@@ -5,16 +5,28 @@
 //! ```
 //! The deadline is applied on read: a request after it sees `closed` even if nothing ran.
 
+use crate::ids::{CampaignId, GroupId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::validate::Checks;
 
 /// Status of a campaign.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
 #[serde(rename_all = "snake_case")]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum CampaignStatus {
     /// Needs can be created, changed and submitted.
     Open,
@@ -36,6 +48,7 @@ impl CampaignStatus {
 }
 
 impl crate::spelled::Spelled for CampaignStatus {}
+crate::spelled_column!(CampaignStatus);
 
 /// Body of `POST /api/v1/groups/{id}/campaigns`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -110,9 +123,9 @@ impl CreateCampaign {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Campaign {
     /// Id.
-    pub id: Uuid,
+    pub id: CampaignId,
     /// Group.
-    pub group_id: Uuid,
+    pub group_id: GroupId,
     /// Title.
     pub title: String,
     /// CPV prefixes (empty: any code).

@@ -2,15 +2,16 @@
 
 use actix_web::{get, post, web, HttpResponse};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::domain::{Campaign, CreateCampaign};
 use super::store;
-use crate::app::AppState;
-use crate::auth::{Caller, Role};
+use crate::auth::{Caller, Lead, Staff};
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, PageQuery, Paginated};
+use crate::extract::ApiJson;
+use crate::ids::{CampaignId, GroupId};
 use crate::needs::aggregation::{Aggregation, Level};
+use crate::pagination::{ListQuery, PageQuery, Paginated};
+use crate::state::AppState;
 
 /// Opens a needs campaign for a group the caller leads; every member of the group gets a
 /// *campagne ouverte* e-mail (enqueued in the same transaction).
@@ -28,11 +29,10 @@ use crate::needs::aggregation::{Aggregation, Level};
 #[post("/groups/{id}/campaigns")]
 pub async fn open_campaign(
     state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<Uuid>,
+    lead: Lead,
+    id: web::Path<GroupId>,
     body: ApiJson<CreateCampaign>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Lead])?;
     let now = state.clock.now();
     let new = body.into_inner()?.parse(now)?;
     let group = id.into_inner();
@@ -40,53 +40,44 @@ pub async fn open_campaign(
     let campaign = state
         .db
         .write(move |conn| {
-            let campaign = store::insert(conn, &caller, group, &new, now)?;
-            crate::notifications::campaigns::enqueue_opened(conn, &campaign, &domain, now)?;
-            Ok(campaign)
+            let campaign = store::insert(conn, lead.member, group, &new, now)?;
+            super::notices::enqueue_opened(conn, &campaign, &domain, now)?;
+            Ok::<_, ApiError>(campaign)
         })
         .await?;
     Ok(HttpResponse::Created().json(campaign))
 }
 
-/// `GET /api/v1/campaigns` query.
+/// Filters of `GET /api/v1/campaigns`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct CampaignsQuery {
+pub struct CampaignsFilter {
     /// Only campaigns of this group.
-    pub group: Option<Uuid>,
-    /// Page size.
-    pub limit: Option<String>,
-    /// Cursor.
-    pub cursor: Option<String>,
+    pub group: Option<GroupId>,
 }
 
 /// Lists the campaigns the caller may see (lead: its groups'; officer: its member's groups').
 #[utoipa::path(
     tag = "campaigns",
-    params(CampaignsQuery),
-    responses((status = 200, body = Paginated<Campaign>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    params(CampaignsFilter, PageQuery),
+    responses((status = 200, body = Paginated<Campaign>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[get("/campaigns")]
 pub async fn list_campaigns(
     state: web::Data<AppState>,
-    caller: Caller,
-    query: web::Query<CampaignsQuery>,
+    caller: Staff,
+    query: ListQuery<CampaignsFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin, Role::Lead, Role::Officer])?;
-    let q = query.into_inner();
-    let page = PageQuery {
-        limit: q.limit,
-        cursor: q.cursor,
-    }
-    .page()?;
+    let Staff(caller) = caller;
+    let ListQuery { page, filter } = query;
     let now = state.clock.now();
     let rows = state
         .db
-        .read(move |conn| store::list(conn, &caller, q.group, page, now))
+        .read(move |conn| store::list(conn, &caller, filter.group, page, now))
         .await?;
-    Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page.limit, |c| c.id)))
+    Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page, |c| c.id)))
 }
 
 /// Reads a campaign (its group's lead, officers of its members, admin).
@@ -100,7 +91,7 @@ pub async fn list_campaigns(
 pub async fn get_campaign(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<Uuid>,
+    id: web::Path<CampaignId>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, now) = (id.into_inner(), state.clock.now());
     let campaign = state
@@ -120,14 +111,13 @@ pub async fn get_campaign(
 #[post("/campaigns/{id}/close")]
 pub async fn close_campaign(
     state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<Uuid>,
+    lead: Lead,
+    id: web::Path<CampaignId>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Lead])?;
     let (id, now) = (id.into_inner(), state.clock.now());
     let campaign = state
         .db
-        .write(move |conn| store::close(conn, &caller, id, now))
+        .write(move |conn| store::close(conn, lead.member, id, now))
         .await?;
     Ok(HttpResponse::Ok().json(campaign))
 }
@@ -151,11 +141,10 @@ pub struct AggregationQuery {
 #[get("/campaigns/{id}/aggregation")]
 pub async fn aggregation(
     state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<Uuid>,
+    lead: Lead,
+    id: web::Path<CampaignId>,
     query: web::Query<AggregationQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Lead])?;
     let (id, level, now) = (
         id.into_inner(),
         query.level.unwrap_or_default(),
@@ -163,7 +152,7 @@ pub async fn aggregation(
     );
     let needs = state
         .db
-        .read(move |conn| crate::needs::store::submitted_for_aggregation(conn, &caller, id))
+        .read(move |conn| crate::needs::store::submitted_for_aggregation(conn, &lead, id, now))
         .await?;
     let thresholds = &state.settings.procedures.thresholds;
     let agg = crate::needs::aggregation::aggregate(

@@ -1,35 +1,53 @@
 //! Campaign queries. Visibility follows the group's ([`visible_campaigns`]); only the lead of
-//! the coordinating member opens and closes campaigns.
+//! the coordinating member opens and closes campaigns. Other features scope by campaign
+//! through [`led_campaign_ids`] and [`get`].
 
 use chrono::{DateTime, Utc};
+use diesel::dsl;
 use diesel::prelude::*;
-use uuid::Uuid;
 
 use super::domain::{Campaign, CampaignStatus, NewCampaign};
 use crate::auth::{Caller, Principal};
-use crate::db::types::{DbTime, DbUuid};
+use crate::db::types::{DbJson, DbTime};
 use crate::db::{DbConn, MultiBackend};
 use crate::error::ApiError;
-use crate::extract::Page;
-use crate::groups::store::visible_groups;
-use crate::schema::{campaigns, group_members, groups};
-use crate::spelled::Spelled;
+use crate::groups::store::{group_ids_of_member, is_led_by, led_group_ids, LedGroupIds};
+use crate::ids::{CampaignId, GroupId, MemberId};
+use crate::pagination::{keyset, Page};
+use crate::schema::campaigns;
 
-/// A stored campaign.
+/// A stored campaign (every column is written at creation, so it is also the insert value).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = campaigns)]
 #[diesel(check_for_backend(MultiBackend))]
-pub struct CampaignRow {
-    id: DbUuid,
-    group_id: DbUuid,
+struct CampaignRow {
+    id: CampaignId,
+    group_id: GroupId,
     title: String,
-    /// CPV prefixes as a JSON array.
-    cpv_scope: String,
+    cpv_scope: DbJson<Vec<String>>,
     needs_deadline: DbTime,
     /// Stored status (`open` past the deadline is reported closed).
-    status: String,
+    status: CampaignStatus,
     closed_at: Option<DbTime>,
     created_at: DbTime,
+}
+
+impl CampaignRow {
+    /// The API view, with the status as of `now` (the deadline is applied on read).
+    fn into_view(self, now: DateTime<Utc>) -> Campaign {
+        let deadline = self.needs_deadline.get();
+        Campaign {
+            id: self.id,
+            group_id: self.group_id,
+            title: self.title,
+            cpv_scope: self.cpv_scope.0,
+            needs_deadline: deadline,
+            needs_deadline_local: crate::dates::paris_local(deadline),
+            status: self.status.effective(deadline, now),
+            closed_at: self.closed_at.map(DbTime::get),
+            created_at: self.created_at.get(),
+        }
+    }
 }
 
 /// The campaigns of the groups `caller` may see: admin all, lead those of the groups its
@@ -38,156 +56,146 @@ pub fn visible_campaigns(caller: &Caller) -> campaigns::BoxedQuery<'static, Mult
     let q = campaigns::table.into_boxed();
     match caller.principal {
         Principal::Admin => q,
-        Principal::Lead { .. } => led_campaigns(caller),
-        Principal::Officer { member_id } => q.filter(
-            campaigns::group_id.eq_any(
-                group_members::table
-                    .filter(group_members::member_id.eq(DbUuid(member_id)))
-                    .select(group_members::group_id),
-            ),
-        ),
+        Principal::Lead { member_id } => {
+            q.filter(campaigns::group_id.eq_any(led_group_ids(member_id)))
+        }
+        Principal::Officer { member_id } => {
+            q.filter(campaigns::group_id.eq_any(group_ids_of_member(member_id)))
+        }
         Principal::Supplier { .. } => q.filter(campaigns::id.is_null()),
     }
 }
 
-/// The campaigns `caller` leads (lead of the coordinating member); none for other roles.
-pub fn led_campaigns(caller: &Caller) -> campaigns::BoxedQuery<'static, MultiBackend> {
-    let q = campaigns::table.into_boxed();
-    match caller.principal {
-        Principal::Lead { member_id } => q.filter(
-            campaigns::group_id.eq_any(
-                groups::table
-                    .filter(groups::coordinator_id.eq(DbUuid(member_id)))
-                    .select(groups::id),
-            ),
-        ),
-        _ => q.filter(campaigns::id.is_null()),
-    }
-}
+/// Ids of the campaigns of the groups a member coordinates: a subquery for other features'
+/// scopes (not boxed, so it can be nested).
+pub type LedCampaignIds = dsl::Select<
+    dsl::Filter<campaigns::table, dsl::EqAny<campaigns::group_id, LedGroupIds>>,
+    campaigns::id,
+>;
 
-/// A campaign row turned into the API view, with the status as of `now`.
-pub fn to_campaign(row: CampaignRow, now: DateTime<Utc>) -> Result<Campaign, ApiError> {
-    let stored = CampaignStatus::from_spelling(&row.status).ok_or_else(|| {
-        ApiError::internal(format!("campaign {} has status {:?}", row.id.0, row.status))
-    })?;
-    let deadline = row.needs_deadline.get();
-    Ok(Campaign {
-        id: row.id.0,
-        group_id: row.group_id.0,
-        title: row.title,
-        cpv_scope: serde_json::from_str(&row.cpv_scope).map_err(ApiError::internal)?,
-        needs_deadline: deadline,
-        needs_deadline_local: crate::dates::paris_local(deadline),
-        status: stored.effective(deadline, now),
-        closed_at: row.closed_at.map(DbTime::get),
-        created_at: row.created_at.get(),
-    })
+/// Ids of the campaigns of the groups `lead_member` coordinates.
+pub fn led_campaign_ids(lead_member: MemberId) -> LedCampaignIds {
+    campaigns::table
+        .filter(campaigns::group_id.eq_any(led_group_ids(lead_member)))
+        .select(campaigns::id)
 }
 
 /// The campaign `id` within `scope`, or 404.
 fn find(
     conn: &mut DbConn,
     scope: campaigns::BoxedQuery<'static, MultiBackend>,
-    id: Uuid,
+    id: CampaignId,
 ) -> Result<CampaignRow, ApiError> {
     scope
-        .filter(campaigns::id.eq(DbUuid(id)))
+        .filter(campaigns::id.eq(id))
         .select(CampaignRow::as_select())
         .first(conn)
         .optional()?
         .ok_or_else(|| ApiError::not_found("campaign"))
 }
 
-/// Opens a campaign for group `group_id`, which the caller must lead (else 404).
+/// Opens a campaign for group `group_id`, which `lead_member` must coordinate (else 404).
 pub fn insert(
     conn: &mut DbConn,
-    caller: &Caller,
-    group_id: Uuid,
+    lead_member: MemberId,
+    group_id: GroupId,
     c: &NewCampaign,
     now: DateTime<Utc>,
 ) -> Result<Campaign, ApiError> {
-    let led = match caller.principal {
-        Principal::Lead { .. } => visible_groups(caller)
-            .filter(groups::id.eq(DbUuid(group_id)))
-            .select(groups::id)
-            .first::<DbUuid>(conn)
-            .optional()?
-            .is_some(),
-        _ => false,
-    };
-    if !led {
+    if !is_led_by(conn, group_id, lead_member)? {
         return Err(ApiError::not_found("group"));
     }
     let row = CampaignRow {
-        id: DbUuid(Uuid::now_v7()),
-        group_id: DbUuid(group_id),
+        id: CampaignId::new(),
+        group_id,
         title: c.title.clone(),
-        cpv_scope: serde_json::to_string(&c.cpv_scope).map_err(ApiError::internal)?,
+        cpv_scope: DbJson(c.cpv_scope.clone()),
         needs_deadline: DbTime::new(c.needs_deadline),
-        status: "open".to_owned(),
+        status: CampaignStatus::Open,
         closed_at: None,
         created_at: DbTime::new(now),
     };
     diesel::insert_into(campaigns::table)
         .values(&row)
         .execute(conn)?;
-    to_campaign(row, now)
+    Ok(row.into_view(now))
 }
 
 /// A campaign the caller may see, or 404.
 pub fn get(
     conn: &mut DbConn,
     caller: &Caller,
-    id: Uuid,
+    id: CampaignId,
     now: DateTime<Utc>,
 ) -> Result<Campaign, ApiError> {
-    let row = find(conn, visible_campaigns(caller), id)?;
-    to_campaign(row, now)
+    Ok(find(conn, visible_campaigns(caller), id)?.into_view(now))
+}
+
+/// A campaign the lead of `lead_member` runs, or 404.
+pub fn get_led(
+    conn: &mut DbConn,
+    lead_member: MemberId,
+    id: CampaignId,
+    now: DateTime<Utc>,
+) -> Result<Campaign, ApiError> {
+    let scope = campaigns::table
+        .filter(campaigns::group_id.eq_any(led_group_ids(lead_member)))
+        .into_boxed();
+    Ok(find(conn, scope, id)?.into_view(now))
 }
 
 /// One page of the campaigns the caller may see, optionally of one group.
 pub fn list(
     conn: &mut DbConn,
     caller: &Caller,
-    group: Option<Uuid>,
+    group: Option<GroupId>,
     page: Page,
     now: DateTime<Utc>,
 ) -> Result<Vec<Campaign>, ApiError> {
-    let mut q = visible_campaigns(caller)
-        .select(CampaignRow::as_select())
-        .order(campaigns::id.asc())
-        .limit(i64::from(page.limit) + 1);
-    if let Some(after) = page.after {
-        q = q.filter(campaigns::id.gt(DbUuid(after)));
-    }
+    let mut q = visible_campaigns(caller).select(CampaignRow::as_select());
     if let Some(g) = group {
-        q = q.filter(campaigns::group_id.eq(DbUuid(g)));
+        q = q.filter(campaigns::group_id.eq(g));
     }
-    q.load::<CampaignRow>(conn)?
-        .into_iter()
-        .map(|r| to_campaign(r, now))
-        .collect()
+    let rows: Vec<CampaignRow> = keyset(q, campaigns::id, page).load(conn)?;
+    Ok(rows.into_iter().map(|r| r.into_view(now)).collect())
 }
 
-/// Closes a campaign early (lead). Already closed or frozen: unchanged.
+/// Closes a campaign early (lead). Already closed or frozen: unchanged. The update is
+/// conditional on the stored status, so concurrent closes change the row once.
 pub fn close(
     conn: &mut DbConn,
-    caller: &Caller,
-    id: Uuid,
+    lead_member: MemberId,
+    id: CampaignId,
     now: DateTime<Utc>,
 ) -> Result<Campaign, ApiError> {
-    let mut row = find(conn, led_campaigns(caller), id)?;
-    let campaign = to_campaign(row.clone(), now)?;
-    if campaign.status != CampaignStatus::Open || row.status != "open" {
+    let campaign = get_led(conn, lead_member, id, now)?;
+    if campaign.status != CampaignStatus::Open {
         return Ok(campaign);
     }
-    diesel::update(campaigns::table.filter(campaigns::id.eq(DbUuid(id))))
-        .set((
-            campaigns::status.eq("closed"),
-            campaigns::closed_at.eq(Some(DbTime::new(now))),
-        ))
-        .execute(conn)?;
-    row.status = "closed".to_owned();
-    row.closed_at = Some(DbTime::new(now));
-    to_campaign(row, now)
+    diesel::update(
+        campaigns::table
+            .filter(campaigns::id.eq(id))
+            .filter(campaigns::status.eq(CampaignStatus::Open)),
+    )
+    .set((
+        campaigns::status.eq(CampaignStatus::Closed),
+        campaigns::closed_at.eq(Some(DbTime::new(now))),
+    ))
+    .execute(conn)?;
+    get_led(conn, lead_member, id, now)
+}
+
+/// Campaigns still open whose deadline falls in `(now, horizon]` (for reminders).
+pub fn open_with_deadline_within(
+    conn: &mut DbConn,
+    now: DateTime<Utc>,
+    horizon: DateTime<Utc>,
+) -> QueryResult<Vec<Campaign>> {
+    let rows: Vec<CampaignRow> = campaigns::table
+        .filter(campaigns::status.eq(CampaignStatus::Open))
+        .filter(campaigns::needs_deadline.gt(DbTime::new(now)))
+        .filter(campaigns::needs_deadline.le(DbTime::new(horizon)))
+        .select(CampaignRow::as_select())
+        .load(conn)?;
+    Ok(rows.into_iter().map(|r| r.into_view(now)).collect())
 }

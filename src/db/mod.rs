@@ -20,6 +20,8 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::config::DatabaseSettings;
 use crate::error::ApiError;
+use crate::ids::MailId;
+use crate::notifications::domain::OutboxStatus;
 
 /// A connection to either backend.
 #[derive(diesel::MultiConnection)]
@@ -56,6 +58,21 @@ pub enum DbError {
     /// A migration failed.
     #[error("database migration failed: {0}")]
     Migration(String),
+    /// No pooled connection became free in time (or the database went away).
+    #[error("no database connection available: {0}")]
+    Pool(String),
+    /// The blocking thread running a query was cancelled.
+    #[error("the database job was cancelled: {0}")]
+    Cancelled(String),
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Pool(_) | DbError::Connect(_) => ApiError::unavailable(e),
+            other => ApiError::internal(other),
+        }
+    }
 }
 
 impl Target {
@@ -176,8 +193,8 @@ impl Db {
     }
 
     /// A connection for synchronous code (CLI, tests, workers already off the executor).
-    pub fn conn(&self) -> Result<r2d2::PooledConnection<Manager>, ApiError> {
-        self.pool.get().map_err(ApiError::unavailable)
+    pub fn conn(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
+        self.pool.get().map_err(|e| DbError::Pool(e.to_string()))
     }
 
     /// Applies the pending migrations of this backend; returns the versions applied.
@@ -189,35 +206,38 @@ impl Db {
         migrate(&mut conn)
     }
 
-    /// Runs `f` in a read transaction on a blocking thread.
-    pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
+    /// Runs `f` in a read transaction on a blocking thread. `E` is the caller's error type
+    /// (`ApiError` in handlers, the worker's own in the worker).
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
     {
         let pool = self.pool.clone();
         actix_web::web::block(move || {
-            let mut pooled = pool.get().map_err(ApiError::unavailable)?;
+            let mut pooled = pool.get().map_err(|e| DbError::Pool(e.to_string()))?;
             let conn: &mut DbConn = &mut pooled;
             conn.transaction(f)
         })
         .await
-        .map_err(ApiError::internal)?
+        .map_err(|e| DbError::Cancelled(e.to_string()))?
     }
 
     /// Runs `f` in a write transaction on a blocking thread (`BEGIN IMMEDIATE` on SQLite).
-    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
     {
         let pool = self.pool.clone();
         actix_web::web::block(move || {
-            let mut conn = pool.get().map_err(ApiError::unavailable)?;
+            let mut conn = pool.get().map_err(|e| DbError::Pool(e.to_string()))?;
             write_tx(&mut conn, f)
         })
         .await
-        .map_err(ApiError::internal)?
+        .map_err(|e| DbError::Cancelled(e.to_string()))?
     }
 }
 
@@ -253,54 +273,56 @@ where
 /// [`write_tx`]; the caller then marks them claimed in the same transaction.
 ///
 /// PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent workers get disjoint rows without
-/// waiting. SQLite: the `BEGIN IMMEDIATE` of [`write_tx`] already serialises writers.
+/// waiting. SQLite: the `BEGIN IMMEDIATE` of [`write_tx`] already serialises writers. This is
+/// the one place where the two backends lock differently.
 pub fn lock_due_outbox(
     conn: &mut DbConn,
     now: chrono::DateTime<chrono::Utc>,
     limit: i64,
-) -> diesel::QueryResult<Vec<uuid::Uuid>> {
+) -> diesel::QueryResult<Vec<MailId>> {
+    use crate::schema::outbox;
     use diesel::prelude::*;
-    use diesel::sql_types::{BigInt, Timestamptz};
+    use types::DbTime;
 
-    #[derive(QueryableByName)]
-    struct IdRow {
-        #[diesel(sql_type = diesel::sql_types::Uuid)]
-        id: uuid::Uuid,
-    }
-
+    let now = DbTime::new(now);
+    let due = outbox::status
+        .eq(OutboxStatus::Pending)
+        .and(outbox::next_attempt_at.le(now))
+        .or(outbox::status
+            .eq(OutboxStatus::Sending)
+            .and(outbox::claimed_until.le(now)));
+    let query = outbox::table
+        .filter(due)
+        .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
+        .limit(limit)
+        .select(outbox::id);
     match conn {
-        DbConn::Pg(c) => Ok(diesel::sql_query(
-            "SELECT id FROM outbox \
-             WHERE (status = 'pending' AND next_attempt_at <= $1) \
-                OR (status = 'sending' AND claimed_until <= $1) \
-             ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
-        )
-        .bind::<Timestamptz, _>(now)
-        .bind::<BigInt, _>(limit)
-        .load::<IdRow>(c)?
-        .into_iter()
-        .map(|r| r.id)
-        .collect()),
-        DbConn::Sqlite(_) => {
-            use crate::schema::outbox;
-            use types::{DbTime, DbUuid};
-            let now = DbTime::new(now);
-            let ids: Vec<DbUuid> = outbox::table
-                .filter(
-                    outbox::status
-                        .eq("pending")
-                        .and(outbox::next_attempt_at.le(now))
-                        .or(outbox::status
-                            .eq("sending")
-                            .and(outbox::claimed_until.le(now))),
-                )
-                .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
-                .limit(limit)
-                .select(outbox::id)
-                .load(conn)?;
-            Ok(ids.into_iter().map(|i| i.0).collect())
-        }
+        DbConn::Pg(c) => query.for_update().skip_locked().load(c),
+        DbConn::Sqlite(c) => query.load(c),
     }
+}
+
+/// The unique constraint that `e` violated, named as PostgreSQL names it by default:
+/// `{table}_{column}[_{column}…]_key` (e.g. `members_code_key`). PostgreSQL reports the name;
+/// SQLite reports `UNIQUE constraint failed: members.code`, which is turned into the same
+/// name. `None` for any other error.
+pub fn unique_constraint(e: &diesel::result::Error) -> Option<String> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    let Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = e else {
+        return None;
+    };
+    if let Some(name) = info.constraint_name() {
+        return Some(name.to_owned());
+    }
+    let columns = info.message().strip_prefix("UNIQUE constraint failed: ")?;
+    let mut table = None;
+    let mut names = Vec::new();
+    for part in columns.split(", ") {
+        let (t, c) = part.split_once('.')?;
+        table = Some(t);
+        names.push(c);
+    }
+    Some(format!("{}_{}_key", table?, names.join("_")))
 }
 
 /// Key of the PostgreSQL advisory lock that serialises migrations of concurrent instances.

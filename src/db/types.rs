@@ -5,6 +5,10 @@
 //! | [`sql::Dec`] | `numeric` | `TEXT` (exact digits) | [`DbDecimal`] |
 //! | [`sql::Uid`] | `uuid` | `TEXT` (lowercase, hyphenated) | [`DbUuid`] |
 //! | [`sql::Ts`] | `timestamptz` | `TEXT` fixed-width UTC, so text order is time order | [`DbTime`] |
+//! | [`sql::JsonDoc`] | `jsonb` | `TEXT` (the JSON document) | [`DbJson<T>`] |
+//! | `Text` | `text` | `TEXT` | every [`Spelled`](crate::spelled::Spelled) enum, via [`spelled_column!`](crate::spelled_column) |
+//!
+//! Typed ids ([`crate::ids`]) are `Uid` columns too: each id type converts like [`DbUuid`].
 //!
 //! SQLite never sees a decimal as a number: under `NUMERIC` affinity it would round.
 
@@ -17,6 +21,9 @@ use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types;
 use diesel::sqlite::Sqlite;
 use rust_decimal::Decimal;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::io::Write;
 use uuid::Uuid;
 
 use super::MultiBackend;
@@ -46,6 +53,127 @@ pub mod sql {
     #[diesel(postgres_type(oid = 1184, array_oid = 1185))]
     #[diesel(sqlite_type(name = "Text"))]
     pub struct Ts;
+
+    /// A JSON document: `jsonb` on PostgreSQL, `TEXT` on SQLite.
+    #[derive(
+        Debug, Clone, Copy, Default, diesel::sql_types::SqlType, diesel::query_builder::QueryId,
+    )]
+    #[diesel(postgres_type(oid = 3802, array_oid = 3807))]
+    #[diesel(sqlite_type(name = "Text"))]
+    pub struct JsonDoc;
+}
+
+/// A JSON column value: any serde type stored as one JSON document (lists of CPV prefixes,
+/// e-mail addresses…), so no store serializes by hand.
+#[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = sql::JsonDoc)]
+pub struct DbJson<T>(pub T);
+
+/// Version byte that starts PostgreSQL's binary form of `jsonb`.
+const JSONB_VERSION: u8 = 1;
+
+impl<T: Serialize + std::fmt::Debug> ToSql<sql::JsonDoc, Pg> for DbJson<T> {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(&[JSONB_VERSION])?;
+        serde_json::to_writer(out, &self.0)?;
+        Ok(IsNull::No)
+    }
+}
+
+impl<T: DeserializeOwned> FromSql<sql::JsonDoc, Pg> for DbJson<T> {
+    fn from_sql(bytes: PgRaw<'_>) -> deserialize::Result<Self> {
+        match bytes.as_bytes().split_first() {
+            Some((&JSONB_VERSION, json)) => Ok(DbJson(serde_json::from_slice(json)?)),
+            _ => Err("unsupported jsonb binary format".into()),
+        }
+    }
+}
+
+impl<T: Serialize + std::fmt::Debug> ToSql<sql::JsonDoc, Sqlite> for DbJson<T> {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(serde_json::to_string(&self.0)?);
+        Ok(IsNull::No)
+    }
+}
+
+impl<T: DeserializeOwned> FromSql<sql::JsonDoc, Sqlite> for DbJson<T> {
+    fn from_sql(bytes: SqliteRaw<'_>) -> deserialize::Result<Self> {
+        Ok(DbJson(serde_json::from_str(&sqlite_text(bytes)?)?))
+    }
+}
+
+impl diesel::sql_types::HasSqlType<sql::JsonDoc> for MultiBackend {
+    fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+        MultiBackend::lookup_sql_type::<sql::JsonDoc>(lookup)
+    }
+}
+
+impl<T: Serialize + std::fmt::Debug + Send + Sync + 'static> ToSql<sql::JsonDoc, MultiBackend>
+    for DbJson<T>
+{
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+        out.set_value((sql::JsonDoc, self));
+        Ok(IsNull::No)
+    }
+}
+
+impl<T: DeserializeOwned> FromSql<sql::JsonDoc, MultiBackend> for DbJson<T> {
+    fn from_sql(bytes: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        bytes.from_sql::<Self, sql::JsonDoc>()
+    }
+}
+
+/// Stores a [`Spelled`](crate::spelled::Spelled) enum as its spelling in a `Text` column on
+/// both backends, and reads it back as the enum; an unknown stored spelling is a
+/// deserialization error (→ 500 with the cause logged), never a panic. The enum itself
+/// derives `diesel::expression::AsExpression` and `diesel::deserialize::FromSqlRow` with
+/// `#[diesel(sql_type = diesel::sql_types::Text)]`, so queries compare columns with enum
+/// values (`needs::status.eq(NeedStatus::Draft)`) and no spelling is written in a query.
+#[macro_export]
+macro_rules! spelled_column {
+    ($($ty:ty),* $(,)?) => {$(
+        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for $ty {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+            ) -> diesel::serialize::Result {
+                use std::io::Write;
+                out.write_all($crate::spelled::Spelled::spelling(self).as_bytes())?;
+                Ok(diesel::serialize::IsNull::No)
+            }
+        }
+
+        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::sqlite::Sqlite> for $ty {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::sqlite::Sqlite>,
+            ) -> diesel::serialize::Result {
+                out.set_value($crate::spelled::Spelled::spelling(self));
+                Ok(diesel::serialize::IsNull::No)
+            }
+        }
+
+        impl diesel::serialize::ToSql<diesel::sql_types::Text, $crate::db::MultiBackend> for $ty {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, $crate::db::MultiBackend>,
+            ) -> diesel::serialize::Result {
+                out.set_value((diesel::sql_types::Text, self));
+                Ok(diesel::serialize::IsNull::No)
+            }
+        }
+
+        impl diesel::deserialize::FromSql<diesel::sql_types::Text, $crate::db::MultiBackend> for $ty {
+            fn from_sql(
+                bytes: <$crate::db::MultiBackend as diesel::backend::Backend>::RawValue<'_>,
+            ) -> diesel::deserialize::Result<Self> {
+                let text = bytes.from_sql::<String, diesel::sql_types::Text>()?;
+                <$ty as $crate::spelled::Spelled>::from_spelling(&text).ok_or_else(|| {
+                    format!("unknown {} spelling {text:?} in the database", stringify!($ty)).into()
+                })
+            }
+        }
+    )*};
 }
 
 /// An exact decimal column value.

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::ids::GroupId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::decimal::{Amount, Percent};
 use crate::error::ApiError;
@@ -12,8 +12,20 @@ use crate::members::domain::is_member_code;
 use crate::validate::Checks;
 
 /// How shared costs and the coordinator fee are split among the members.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
 #[serde(rename_all = "snake_case")]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum CostSharingKey {
     /// Equal parts.
     Equal,
@@ -24,6 +36,7 @@ pub enum CostSharingKey {
 }
 
 impl crate::spelled::Spelled for CostSharingKey {}
+crate::spelled_column!(CostSharingKey);
 
 /// Body of `POST /api/v1/groups`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -126,7 +139,7 @@ pub struct GroupMember {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Group {
     /// Id.
-    pub id: Uuid,
+    pub id: GroupId,
     /// Name.
     pub name: String,
     /// Coordinator member code.

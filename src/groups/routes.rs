@@ -1,14 +1,15 @@
 //! Group routes.
 
 use actix_web::{get, post, web, HttpResponse};
-use uuid::Uuid;
 
 use super::domain::{CreateGroup, Group};
 use super::store;
-use crate::app::AppState;
-use crate::auth::{Caller, Role};
+use crate::auth::{Admin, AdminOrLead, Caller, Staff};
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, PageQuery, Paginated};
+use crate::extract::ApiJson;
+use crate::ids::GroupId;
+use crate::pagination::{ListQuery, NoFilter, PageQuery, Paginated};
+use crate::state::AppState;
 
 /// Creates a purchasing group (admin).
 #[utoipa::path(
@@ -23,10 +24,9 @@ use crate::extract::{ApiJson, PageQuery, Paginated};
 #[post("/groups")]
 pub async fn create_group(
     state: web::Data<AppState>,
-    caller: Caller,
+    _admin: Admin,
     body: ApiJson<CreateGroup>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin])?;
     let new = body.into_inner()?.parse()?;
     let now = state.clock.now();
     let group = state
@@ -40,22 +40,22 @@ pub async fn create_group(
 #[utoipa::path(
     tag = "groups",
     params(PageQuery),
-    responses((status = 200, body = Paginated<Group>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    responses((status = 200, body = Paginated<Group>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[get("/groups")]
 pub async fn list_groups(
     state: web::Data<AppState>,
-    caller: Caller,
-    query: web::Query<PageQuery>,
+    caller: Staff,
+    query: ListQuery<NoFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin, Role::Lead, Role::Officer])?;
-    let page = query.page()?;
+    let Staff(caller) = caller;
+    let page = query.page;
     let rows = state
         .db
         .read(move |conn| store::list(conn, &caller, page))
         .await?;
-    Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page.limit, |g| g.id)))
+    Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page, |g| g.id)))
 }
 
 /// Reads a group (admin; its lead; officers of its members). Others get 404.
@@ -69,14 +69,13 @@ pub async fn list_groups(
 pub async fn get_group(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<Uuid>,
+    id: web::Path<GroupId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let group = state
         .db
         .read(move |conn| store::get(conn, &caller, id))
-        .await?
-        .ok_or_else(|| ApiError::not_found("group"))?;
+        .await?;
     Ok(HttpResponse::Ok().json(group))
 }
 
@@ -94,10 +93,10 @@ pub async fn get_group(
 #[post("/groups/{id}/members/{code}/convention")]
 pub async fn sign_convention(
     state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<(Uuid, String)>,
+    caller: AdminOrLead,
+    path: web::Path<(GroupId, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin, Role::Lead])?;
+    let AdminOrLead(caller) = caller;
     let (id, code) = path.into_inner();
     let now = state.clock.now();
     let group = state

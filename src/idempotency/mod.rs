@@ -20,8 +20,8 @@ use actix_web::HttpMessage;
 use actix_web::{web, HttpResponse, ResponseError};
 use futures_util::StreamExt;
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use store::{Begin, Stored};
 
 /// The request header.

@@ -2,13 +2,38 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use uuid::Uuid;
+use serde::{Deserialize, Serialize};
 
 use super::domain::{ABANDONED_AFTER, RETENTION};
-use crate::db::types::{DbTime, DbUuid};
-use crate::db::DbConn;
-use crate::error::ApiError;
+use crate::db::types::DbTime;
+use crate::db::{DbConn, MultiBackend};
+use crate::error::{ApiError, OnUnique};
+use crate::ids::IdempotencyRecordId;
 use crate::schema::idempotency_records as rec;
+
+/// State of an idempotency record.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[serde(rename_all = "snake_case")]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum RecordState {
+    /// The first request with the key is running.
+    InProgress,
+    /// Its response is kept for replays.
+    Done,
+}
+
+impl crate::spelled::Spelled for RecordState {}
+crate::spelled_column!(RecordState);
 
 /// A stored first response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +50,7 @@ pub struct Stored {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Begin {
     /// First use: run the request; the record id to finish or abandon.
-    Proceed(Uuid),
+    Proceed(IdempotencyRecordId),
     /// Seen before with the same request: answer this.
     Replay(Stored),
     /// Seen before with another request.
@@ -36,14 +61,26 @@ pub enum Begin {
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = rec)]
-#[diesel(check_for_backend(crate::db::MultiBackend))]
-struct Row {
-    id: DbUuid,
+#[diesel(check_for_backend(MultiBackend))]
+struct RecordRow {
+    id: IdempotencyRecordId,
     fingerprint: String,
-    state: String,
+    state: RecordState,
     response_status: Option<i64>,
     response_content_type: Option<String>,
     response_body: Option<String>,
+    created_at: DbTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = rec)]
+#[diesel(check_for_backend(MultiBackend))]
+struct NewRecordRow<'a> {
+    id: IdempotencyRecordId,
+    scope: &'a str,
+    idem_key: &'a str,
+    fingerprint: &'a str,
+    state: RecordState,
     created_at: DbTime,
 }
 
@@ -53,30 +90,26 @@ fn insert(
     key: &str,
     fingerprint: &str,
     now: DateTime<Utc>,
-) -> Result<Uuid, ApiError> {
-    let id = Uuid::now_v7();
+) -> Result<IdempotencyRecordId, ApiError> {
+    let row = NewRecordRow {
+        id: IdempotencyRecordId::new(),
+        scope,
+        idem_key: key,
+        fingerprint,
+        state: RecordState::InProgress,
+        created_at: DbTime::new(now),
+    };
     diesel::insert_into(rec::table)
-        .values((
-            rec::id.eq(DbUuid(id)),
-            rec::scope.eq(scope),
-            rec::idem_key.eq(key),
-            rec::fingerprint.eq(fingerprint),
-            rec::state.eq("in_progress"),
-            rec::created_at.eq(DbTime::new(now)),
-        ))
+        .values(&row)
         .execute(conn)
-        .map_err(|e| match e {
-            // Another request with this key got in first (concurrent retry).
-            diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            ) => ApiError::conflict(
+        // Another request with this key got in first (concurrent retry).
+        .on_unique("idempotency_records_scope_idem_key_key", || {
+            ApiError::conflict(
                 "idempotency_key_in_use",
                 "a request with this Idempotency-Key is in progress",
-            ),
-            other => other.into(),
+            )
         })?;
-    Ok(id)
+    Ok(row.id)
 }
 
 /// Looks the key up and reserves it when it is free. Call inside a write transaction.
@@ -87,17 +120,17 @@ pub fn begin(
     fingerprint: &str,
     now: DateTime<Utc>,
 ) -> Result<Begin, ApiError> {
-    let existing: Option<Row> = rec::table
+    let existing: Option<RecordRow> = rec::table
         .filter(rec::scope.eq(scope))
         .filter(rec::idem_key.eq(key))
-        .select(Row::as_select())
+        .select(RecordRow::as_select())
         .first(conn)
         .optional()?;
     let Some(row) = existing else {
         return Ok(Begin::Proceed(insert(conn, scope, key, fingerprint, now)?));
     };
     let age = now - row.created_at.get();
-    let stale = if row.state == "done" {
+    let stale = if row.state == RecordState::Done {
         age >= RETENTION
     } else {
         age >= ABANDONED_AFTER
@@ -109,7 +142,7 @@ pub fn begin(
     if row.fingerprint != fingerprint {
         return Ok(Begin::Mismatch);
     }
-    if row.state != "done" {
+    if row.state != RecordState::Done {
         return Ok(Begin::InProgress);
     }
     Ok(Begin::Replay(Stored {
@@ -125,10 +158,14 @@ pub fn begin(
 }
 
 /// Keeps the first response of a reserved key.
-pub fn finish(conn: &mut DbConn, id: Uuid, response: &Stored) -> Result<(), ApiError> {
-    diesel::update(rec::table.filter(rec::id.eq(DbUuid(id))))
+pub fn finish(
+    conn: &mut DbConn,
+    id: IdempotencyRecordId,
+    response: &Stored,
+) -> Result<(), ApiError> {
+    diesel::update(rec::table.filter(rec::id.eq(id)))
         .set((
-            rec::state.eq("done"),
+            rec::state.eq(RecordState::Done),
             rec::response_status.eq(Some(i64::from(response.status))),
             rec::response_content_type.eq(Some(&response.content_type)),
             rec::response_body.eq(Some(&response.body)),
@@ -138,7 +175,7 @@ pub fn finish(conn: &mut DbConn, id: Uuid, response: &Stored) -> Result<(), ApiE
 }
 
 /// Frees a reserved key (the request failed: the client may retry with the same key).
-pub fn abandon(conn: &mut DbConn, id: Uuid) -> Result<(), ApiError> {
-    diesel::delete(rec::table.filter(rec::id.eq(DbUuid(id)))).execute(conn)?;
+pub fn abandon(conn: &mut DbConn, id: IdempotencyRecordId) -> Result<(), ApiError> {
+    diesel::delete(rec::table.filter(rec::id.eq(id))).execute(conn)?;
     Ok(())
 }

@@ -80,7 +80,7 @@ impl CreateMember {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Member {
     /// Id.
-    pub id: uuid::Uuid,
+    pub id: crate::ids::MemberId,
     /// Code.
     pub code: String,
     /// Legal name.

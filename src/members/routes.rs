@@ -4,10 +4,11 @@ use actix_web::{get, post, web, HttpResponse};
 
 use super::domain::{CreateMember, Member};
 use super::store;
-use crate::app::AppState;
-use crate::auth::{Caller, Role};
+use crate::auth::Admin;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, PageQuery, Paginated};
+use crate::extract::ApiJson;
+use crate::pagination::{ListQuery, NoFilter, PageQuery, Paginated};
+use crate::state::AppState;
 
 /// Registers a member office (admin).
 #[utoipa::path(
@@ -16,17 +17,16 @@ use crate::extract::{ApiJson, PageQuery, Paginated};
     responses(
         (status = 201, body = Member),
         (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem)
+        (status = 409, description = "member_code_taken", body = Problem), (status = 422, body = Problem)
     ),
     security(("bearer" = []))
 )]
 #[post("/members")]
 pub async fn create_member(
     state: web::Data<AppState>,
-    caller: Caller,
+    _admin: Admin,
     body: ApiJson<CreateMember>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin])?;
     let new = body.into_inner()?.parse()?;
     let now = state.clock.now();
     let member = state
@@ -40,17 +40,16 @@ pub async fn create_member(
 #[utoipa::path(
     tag = "members",
     params(PageQuery),
-    responses((status = 200, body = Paginated<Member>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    responses((status = 200, body = Paginated<Member>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[get("/members")]
 pub async fn list_members(
     state: web::Data<AppState>,
-    caller: Caller,
-    query: web::Query<PageQuery>,
+    _admin: Admin,
+    query: ListQuery<NoFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin])?;
-    let page = query.page()?;
+    let page = query.page;
     let rows = state.db.read(move |conn| store::list(conn, page)).await?;
-    Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page.limit, |m| m.id)))
+    Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page, |m| m.id)))
 }

@@ -2,20 +2,21 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use uuid::Uuid;
 
 use super::domain::{Member, NewMember};
-use crate::db::types::{DbTime, DbUuid};
-use crate::db::DbConn;
-use crate::error::ApiError;
-use crate::extract::Page;
+use crate::db::types::DbTime;
+use crate::db::{DbConn, MultiBackend};
+use crate::error::{ApiError, OnUnique};
+use crate::ids::MemberId;
+use crate::pagination::{keyset, Page};
 use crate::schema::members;
 
-#[derive(Queryable, Selectable)]
+/// A stored member (every column is written at creation, so it is also the insert value).
+#[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = members)]
-#[diesel(check_for_backend(crate::db::MultiBackend))]
-struct Row {
-    id: DbUuid,
+#[diesel(check_for_backend(MultiBackend))]
+struct MemberRow {
+    id: MemberId,
     code: String,
     legal_name: String,
     siret: String,
@@ -24,10 +25,10 @@ struct Row {
     created_at: DbTime,
 }
 
-impl From<Row> for Member {
-    fn from(r: Row) -> Self {
+impl From<MemberRow> for Member {
+    fn from(r: MemberRow) -> Self {
         Member {
-            id: r.id.0,
+            id: r.id,
             code: r.code,
             legal_name: r.legal_name,
             siret: r.siret,
@@ -38,63 +39,56 @@ impl From<Row> for Member {
     }
 }
 
-/// Inserts a member; 409 `member_code_taken` if the code exists.
+/// Inserts a member; 409 `member_code_taken` if the code exists (decided by the unique
+/// index, so two concurrent creations get one 201 and one 409).
 pub fn insert(conn: &mut DbConn, m: &NewMember, now: DateTime<Utc>) -> Result<Member, ApiError> {
-    let taken = members::table
-        .filter(members::code.eq(&m.code))
-        .count()
-        .get_result::<i64>(conn)?
-        > 0;
-    if taken {
-        return Err(ApiError::conflict(
-            "member_code_taken",
-            format!("a member with code {} already exists", m.code),
-        ));
-    }
-    let id = Uuid::now_v7();
-    diesel::insert_into(members::table)
-        .values((
-            members::id.eq(DbUuid(id)),
-            members::code.eq(&m.code),
-            members::legal_name.eq(&m.legal_name),
-            members::siret.eq(&m.siret),
-            members::dwellings.eq(m.dwellings),
-            members::contact_email.eq(&m.contact_email),
-            members::created_at.eq(DbTime::new(now)),
-        ))
-        .execute(conn)?;
-    Ok(Member {
-        id,
+    let row = MemberRow {
+        id: MemberId::new(),
         code: m.code.clone(),
         legal_name: m.legal_name.clone(),
         siret: m.siret.clone(),
         dwellings: m.dwellings,
         contact_email: m.contact_email.clone(),
-        created_at: DbTime::new(now).get(),
-    })
+        created_at: DbTime::new(now),
+    };
+    diesel::insert_into(members::table)
+        .values(&row)
+        .execute(conn)
+        .on_unique("members_code_key", || {
+            ApiError::conflict(
+                "member_code_taken",
+                format!("a member with code {} already exists", m.code),
+            )
+        })?;
+    Ok(row.into())
 }
 
-/// One page of members in creation order (admin only: checked by the handler).
+/// One page of members in creation order (admin: the handler's extractor).
 pub fn list(conn: &mut DbConn, page: Page) -> Result<Vec<Member>, ApiError> {
-    let mut q = members::table
-        .select(Row::as_select())
-        .order(members::id.asc())
-        .limit(i64::from(page.limit) + 1)
-        .into_boxed();
-    if let Some(after) = page.after {
-        q = q.filter(members::id.gt(DbUuid(after)));
-    }
-    Ok(q.load::<Row>(conn)?.into_iter().map(Member::from).collect())
+    let q = members::table.select(MemberRow::as_select()).into_boxed();
+    let rows: Vec<MemberRow> = keyset(q, members::id, page).load(conn)?;
+    Ok(rows.into_iter().map(Member::from).collect())
 }
 
 /// Ids of the members with these codes, in the same order; `None` for unknown codes.
-pub fn ids_by_code(conn: &mut DbConn, codes: &[String]) -> Result<Vec<Option<Uuid>>, ApiError> {
-    let found: Vec<(DbUuid, String)> = members::table
+pub fn ids_by_code(conn: &mut DbConn, codes: &[String]) -> QueryResult<Vec<Option<MemberId>>> {
+    let rows: Vec<MemberRow> = members::table
         .filter(members::code.eq_any(codes))
-        .select((members::id, members::code))
+        .select(MemberRow::as_select())
         .load(conn)?;
-    Ok(codes
-        .iter()
-        .map(|c| found.iter().find(|(_, code)| code == c).map(|(id, _)| id.0))
-        .collect())
+    let found: std::collections::HashMap<String, MemberId> =
+        rows.into_iter().map(|r| (r.code, r.id)).collect();
+    Ok(codes.iter().map(|c| found.get(c).copied()).collect())
+}
+
+/// The members with these ids, by id (for features that show member codes and names).
+pub fn by_ids(
+    conn: &mut DbConn,
+    ids: &[MemberId],
+) -> QueryResult<std::collections::HashMap<MemberId, Member>> {
+    let rows: Vec<MemberRow> = members::table
+        .filter(members::id.eq_any(ids))
+        .select(MemberRow::as_select())
+        .load(conn)?;
+    Ok(rows.into_iter().map(|r| (r.id, Member::from(r))).collect())
 }

@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::ids::{CampaignId, NeedId};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::domain::Unit;
 use crate::decimal::{Amount, Quantity, VatRate};
@@ -44,7 +44,7 @@ impl Level {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AggNeed {
     /// Need id.
-    pub id: Uuid,
+    pub id: NeedId,
     /// Member code.
     pub member_code: String,
     /// CPV code.
@@ -76,7 +76,7 @@ pub struct ItemMember {
     /// The member's total quantity.
     pub quantity: Quantity,
     /// The member's needs merged into the item.
-    pub need_ids: Vec<Uuid>,
+    pub need_ids: Vec<NeedId>,
 }
 
 /// Needs with the same CPV code, unit and VAT rate, merged.
@@ -115,7 +115,7 @@ pub struct Lot {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Aggregation {
     /// Campaign.
-    pub campaign_id: Uuid,
+    pub campaign_id: CampaignId,
     /// Level used.
     pub level: Level,
     /// Estimated value HT of all lots.
@@ -139,11 +139,11 @@ fn member_values(map: BTreeMap<String, Decimal>) -> Vec<MemberValue> {
 
 type ItemKey = (String, Unit, VatRate);
 /// Running totals of an item: its value, and per member code the quantity and need ids.
-type ItemAcc = (Decimal, BTreeMap<String, (Decimal, Vec<Uuid>)>);
+type ItemAcc = (Decimal, BTreeMap<String, (Decimal, Vec<NeedId>)>);
 
 /// Builds the proposal from submitted needs. `date` chooses the threshold table row.
 pub fn aggregate(
-    campaign_id: Uuid,
+    campaign_id: CampaignId,
     needs: &[AggNeed],
     level: Level,
     thresholds: &[ThresholdRow],
@@ -242,7 +242,7 @@ mod tests {
     fn need(member: &str, cpv: &str, unit: Unit, vat: &str, q: &str, p: &str) -> AggNeed {
         let quantity = Quantity::parse(q).unwrap();
         AggNeed {
-            id: Uuid::new_v4(),
+            id: NeedId::new(),
             member_code: member.into(),
             cpv: cpv.into(),
             unit,
@@ -264,7 +264,13 @@ mod tests {
             need("BMH", "45442100-8", Unit::M2, "20", "10", "18"),
             need("ARCH", "45421100-5", Unit::Unit, "20", "12", "350"),
         ];
-        let agg = aggregate(Uuid::nil(), &needs, Level::Group, &table(), date());
+        let agg = aggregate(
+            CampaignId(uuid::Uuid::nil()),
+            &needs,
+            Level::Group,
+            &table(),
+            date(),
+        );
         assert_eq!(
             agg.lots.len(),
             1,
@@ -305,16 +311,28 @@ mod tests {
             need("BMH", "09134100-8", Unit::L, "20", "1000", "1.5"),
         ];
         let keys = |level| {
-            aggregate(Uuid::nil(), &needs, level, &table(), date())
-                .lots
-                .into_iter()
-                .map(|l| l.key)
-                .collect::<Vec<_>>()
+            aggregate(
+                CampaignId(uuid::Uuid::nil()),
+                &needs,
+                level,
+                &table(),
+                date(),
+            )
+            .lots
+            .into_iter()
+            .map(|l| l.key)
+            .collect::<Vec<_>>()
         };
         assert_eq!(keys(Level::Division), ["09", "45"]);
         assert_eq!(keys(Level::Group), ["091", "454"]);
         assert_eq!(keys(Level::Class), ["0913", "4542", "4544"]);
-        let agg = aggregate(Uuid::nil(), &needs, Level::Class, &table(), date());
+        let agg = aggregate(
+            CampaignId(uuid::Uuid::nil()),
+            &needs,
+            Level::Class,
+            &table(),
+            date(),
+        );
         let lot = agg.lots.iter().find(|l| l.key == "4544").unwrap();
         assert_eq!(lot.nature, Nature::Works);
         assert_eq!(lot.items[0].quantity.to_string(), "100");
@@ -343,7 +361,13 @@ mod tests {
             need("NMH", "45442100-8", Unit::M2, "10", "0.25", "18"),
             need("BMH", "45442100-8", Unit::M2, "20", "10", "18"),
         ];
-        let agg = aggregate(Uuid::nil(), &needs, Level::Group, &table(), date());
+        let agg = aggregate(
+            CampaignId(uuid::Uuid::nil()),
+            &needs,
+            Level::Group,
+            &table(),
+            date(),
+        );
         let items = &agg.lots[0].items;
         assert_eq!(items.len(), 2, "different VAT rate → different item");
         assert_eq!(items[0].quantity.to_string(), "150.75");
@@ -365,7 +389,13 @@ mod tests {
             need("BMH", "09134100-8", Unit::L, "20", "30000", "1"),
             need("ARCH", "09134100-8", Unit::L, "20", "30000", "1"),
         ];
-        let agg = aggregate(Uuid::nil(), &needs, Level::Group, &table(), date());
+        let agg = aggregate(
+            CampaignId(uuid::Uuid::nil()),
+            &needs,
+            Level::Group,
+            &table(),
+            date(),
+        );
         assert_eq!(agg.procedure_advice.len(), 1);
         assert_eq!(
             agg.procedure_advice[0].procedure,
@@ -398,7 +428,7 @@ mod tests {
                 let quantity = Quantity::parse(&format!("{}.{:03}", q / 1000, q % 1000)).unwrap();
                 let price = UnitPrice::parse(&format!("{}.{:04}", p / 10_000, p % 10_000)).unwrap();
                 AggNeed {
-                    id: Uuid::new_v4(),
+                    id: NeedId::new(),
                     member_code: m.to_owned(),
                     cpv: cpv.to_owned(),
                     unit,
@@ -414,7 +444,7 @@ mod tests {
         fn sums_are_exact_at_every_level(needs in prop::collection::vec(arb_need(), 0..40)) {
             let total: Decimal = needs.iter().map(|n| n.estimated_value.value()).sum();
             for level in [Level::Division, Level::Group, Level::Class] {
-                let agg = aggregate(Uuid::nil(), &needs, level, &table(), date());
+                let agg = aggregate(CampaignId(uuid::Uuid::nil()), &needs, level, &table(), date());
                 prop_assert_eq!(agg.total_estimated_value.value(), total);
                 // Per member, over all lots.
                 for m in &agg.members {

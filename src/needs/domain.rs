@@ -6,9 +6,9 @@
 //!     └──withdraw──▶ withdrawn ◀──withdraw──┘
 //! ```
 
+use crate::ids::{CampaignId, NeedId};
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::decimal::{Amount, Quantity, UnitPrice, VatRate};
 use crate::error::ApiError;
@@ -28,8 +28,11 @@ use crate::validate::Checks;
     Serialize,
     Deserialize,
     utoipa::ToSchema,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
 )]
 #[serde(rename_all = "snake_case")]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Unit {
     /// Pieces.
     Unit,
@@ -58,8 +61,20 @@ pub enum Unit {
 }
 
 /// Status of a need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
 #[serde(rename_all = "snake_case")]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum NeedStatus {
     /// Being written by its member; invisible to the lead.
     Draft,
@@ -74,7 +89,9 @@ pub enum NeedStatus {
 }
 
 impl Spelled for Unit {}
+crate::spelled_column!(Unit);
 impl Spelled for NeedStatus {}
+crate::spelled_column!(NeedStatus);
 
 /// What an officer or the lead does to a need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -309,9 +326,9 @@ impl PatchNeed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Need {
     /// Id.
-    pub id: Uuid,
+    pub id: NeedId,
     /// Campaign.
-    pub campaign_id: Uuid,
+    pub campaign_id: CampaignId,
     /// Member that expressed the need.
     pub member_code: String,
     /// Title, description, CPV code, quantity, unit, prices, VAT rate, site and date.

@@ -3,16 +3,17 @@
 
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::domain::{Action, CreateNeed, Need, NeedStatus, PatchNeed};
 use super::store::{self, NeedFilter};
-use crate::app::AppState;
-use crate::auth::{Caller, Role};
+use crate::auth::{Lead, Officer, OfficerOrLead};
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, PageQuery, Paginated};
+use crate::extract::ApiJson;
+use crate::ids::{CampaignId, NeedId};
 use crate::members::domain::is_member_code;
+use crate::pagination::{ListQuery, PageQuery, Paginated};
 use crate::spelled::Spelled;
+use crate::state::AppState;
 use crate::validate::Checks;
 
 /// Creates a draft need for the caller's member (officer) in an open campaign.
@@ -30,25 +31,24 @@ use crate::validate::Checks;
 #[post("/campaigns/{id}/needs")]
 pub async fn create_need(
     state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<Uuid>,
+    officer: Officer,
+    id: web::Path<CampaignId>,
     body: ApiJson<CreateNeed>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Officer])?;
     let (campaign, now) = (id.into_inner(), state.clock.now());
     let input = body.into_inner()?;
     let need = state
         .db
-        .write(move |conn| store::create(conn, &caller, campaign, &input, now))
+        .write(move |conn| store::create(conn, &officer, campaign, &input, now))
         .await?;
     Ok(HttpResponse::Created().json(need))
 }
 
-/// `GET /api/v1/needs` query.
+/// Filters of `GET /api/v1/needs`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct NeedsQuery {
+pub struct NeedsFilter {
     /// Campaign id.
     pub campaign: Option<String>,
     /// Status.
@@ -57,17 +57,13 @@ pub struct NeedsQuery {
     pub cpv: Option<String>,
     /// Member code.
     pub member: Option<String>,
-    /// Page size.
-    pub limit: Option<String>,
-    /// Cursor.
-    pub cursor: Option<String>,
 }
 
-impl NeedsQuery {
+impl NeedsFilter {
     fn filter(&self) -> Result<NeedFilter, ApiError> {
         let mut c = Checks::new();
         let campaign = self.campaign.as_deref().and_then(|s| {
-            let id = Uuid::parse_str(s).ok();
+            let id = s.parse::<CampaignId>().ok();
             c.check(id.is_some(), "/query/campaign", "must be a campaign id");
             id
         });
@@ -102,28 +98,24 @@ impl NeedsQuery {
 /// it leads (never drafts). Filters: `campaign`, `status`, `cpv` (prefix), `member`.
 #[utoipa::path(
     tag = "needs",
-    params(NeedsQuery),
+    params(NeedsFilter, PageQuery),
     responses((status = 200, body = Paginated<Need>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[get("/needs")]
 pub async fn list_needs(
     state: web::Data<AppState>,
-    caller: Caller,
-    query: web::Query<NeedsQuery>,
+    caller: OfficerOrLead,
+    query: ListQuery<NeedsFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Officer, Role::Lead])?;
-    let filter = query.filter()?;
-    let page = PageQuery {
-        limit: query.limit.clone(),
-        cursor: query.cursor.clone(),
-    }
-    .page()?;
+    let OfficerOrLead(caller) = caller;
+    let ListQuery { page, filter } = query;
+    let filter = filter.filter()?;
     let rows = state
         .db
         .read(move |conn| store::list(conn, &caller, &filter, page))
         .await?;
-    Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page.limit, |n| n.id)))
+    Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page, |n| n.id)))
 }
 
 /// Reads a need (officer of its member; the lead once submitted).
@@ -136,10 +128,10 @@ pub async fn list_needs(
 #[get("/needs/{id}")]
 pub async fn get_need(
     state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<Uuid>,
+    caller: OfficerOrLead,
+    id: web::Path<NeedId>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Officer, Role::Lead])?;
+    let OfficerOrLead(caller) = caller;
     let id = id.into_inner();
     let need = state
         .db
@@ -162,16 +154,15 @@ pub async fn get_need(
 #[patch("/needs/{id}")]
 pub async fn patch_need(
     state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<Uuid>,
+    officer: Officer,
+    id: web::Path<NeedId>,
     body: ApiJson<PatchNeed>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Officer])?;
     let (id, now) = (id.into_inner(), state.clock.now());
     let patch = body.into_inner()?;
     let need = state
         .db
-        .write(move |conn| store::patch(conn, &caller, id, &patch, now))
+        .write(move |conn| store::patch(conn, &officer, id, &patch, now))
         .await?;
     Ok(HttpResponse::Ok().json(need))
 }
@@ -186,29 +177,27 @@ pub async fn patch_need(
 #[delete("/needs/{id}")]
 pub async fn delete_need(
     state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<Uuid>,
+    officer: Officer,
+    id: web::Path<NeedId>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Officer])?;
     let (id, now) = (id.into_inner(), state.clock.now());
     state
         .db
-        .write(move |conn| store::delete(conn, &caller, id, now))
+        .write(move |conn| store::delete(conn, &officer, id, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 async fn officer_action(
     state: web::Data<AppState>,
-    caller: Caller,
-    id: Uuid,
+    officer: Officer,
+    id: NeedId,
     action: Action,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Officer])?;
     let now = state.clock.now();
     let need = state
         .db
-        .write(move |conn| store::officer_action(conn, &caller, id, action, now))
+        .write(move |conn| store::officer_action(conn, &officer, id, action, now))
         .await?;
     Ok(HttpResponse::Ok().json(need))
 }
@@ -223,10 +212,10 @@ async fn officer_action(
 #[post("/needs/{id}/submit")]
 pub async fn submit_need(
     state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<Uuid>,
+    officer: Officer,
+    id: web::Path<NeedId>,
 ) -> Result<HttpResponse, ApiError> {
-    officer_action(state, caller, id.into_inner(), Action::Submit).await
+    officer_action(state, officer, id.into_inner(), Action::Submit).await
 }
 
 /// Withdraws a draft or submitted need (officer of its member) while the campaign is open.
@@ -239,10 +228,10 @@ pub async fn submit_need(
 #[post("/needs/{id}/withdraw")]
 pub async fn withdraw_need(
     state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<Uuid>,
+    officer: Officer,
+    id: web::Path<NeedId>,
 ) -> Result<HttpResponse, ApiError> {
-    officer_action(state, caller, id.into_inner(), Action::Withdraw).await
+    officer_action(state, officer, id.into_inner(), Action::Withdraw).await
 }
 
 /// Body of the rejection.
@@ -267,11 +256,10 @@ pub struct RejectNeed {
 #[post("/needs/{id}/reject")]
 pub async fn reject_need(
     state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<Uuid>,
+    lead: Lead,
+    id: web::Path<NeedId>,
     body: ApiJson<RejectNeed>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Lead])?;
     let body = body.into_inner()?;
     let mut c = Checks::new();
     let reason = c.paragraph("/reason", &body.reason, 1, 2000);
@@ -279,7 +267,7 @@ pub async fn reject_need(
     let (id, now) = (id.into_inner(), state.clock.now());
     let need = state
         .db
-        .write(move |conn| store::reject(conn, &caller, id, &reason, now))
+        .write(move |conn| store::reject(conn, &lead, id, &reason, now))
         .await?;
     Ok(HttpResponse::Ok().json(need))
 }

@@ -1,152 +1,166 @@
 //! Need queries. Tenancy is in every query ([`visible_needs`]): an officer reaches only its
 //! member's needs, a lead only needs that were submitted in campaigns of groups it leads —
 //! never drafts. Anything else is not found.
+//!
+//! Status changes are conditional updates (`WHERE id = ? AND status = <the status read>`): of
+//! two concurrent changes, one updates the row and the other finds nothing to update and gets
+//! 409, on PostgreSQL as on SQLite.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use uuid::Uuid;
 
 use super::aggregation::AggNeed;
 use super::domain::{
     estimated_value, transition, Action, Context, CreateNeed, Need, NeedFields, NeedStatus,
     PatchNeed, Unit,
 };
-use crate::auth::{Caller, Principal};
-use crate::campaigns::domain::CampaignStatus;
-use crate::campaigns::store::{led_campaigns, visible_campaigns};
-use crate::db::types::{DbDecimal, DbTime, DbUuid};
+use crate::auth::{Caller, Lead, Officer, Principal};
+use crate::campaigns::domain::{Campaign, CampaignStatus};
+use crate::campaigns::store::led_campaign_ids;
+use crate::db::types::{DbDecimal, DbTime};
 use crate::db::{DbConn, MultiBackend};
 use crate::decimal::{Quantity, UnitPrice, VatRate};
 use crate::error::ApiError;
-use crate::extract::Page;
-use crate::schema::{campaigns, groups, members, needs};
-use crate::spelled::Spelled;
+use crate::ids::{CampaignId, MemberId, NeedId};
+use crate::members::domain::Member;
+use crate::members::store::{by_ids, ids_by_code};
+use crate::pagination::{keyset, Page};
+use crate::schema::needs;
 
 /// The needs `caller` may reach.
 pub fn visible_needs(caller: &Caller) -> needs::BoxedQuery<'static, MultiBackend> {
     let q = needs::table.into_boxed();
     match caller.principal {
-        Principal::Officer { member_id } => q.filter(needs::member_id.eq(DbUuid(member_id))),
-        Principal::Lead { member_id } => q.filter(needs::submitted_at.is_not_null()).filter(
-            needs::campaign_id.eq_any(
-                campaigns::table
-                    .inner_join(groups::table)
-                    .filter(groups::coordinator_id.eq(DbUuid(member_id)))
-                    .select(campaigns::id),
-            ),
-        ),
+        Principal::Officer { member_id } => q.filter(needs::member_id.eq(member_id)),
+        Principal::Lead { member_id } => q
+            .filter(needs::submitted_at.is_not_null())
+            .filter(needs::campaign_id.eq_any(led_campaign_ids(member_id))),
         Principal::Admin | Principal::Supplier { .. } => q.filter(needs::id.is_null()),
     }
 }
 
-#[derive(Queryable, Selectable)]
+/// A stored need (every column is written at creation, so it is also the insert value).
+#[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = needs)]
 #[diesel(check_for_backend(MultiBackend))]
 struct NeedRow {
-    id: DbUuid,
-    campaign_id: DbUuid,
-    #[diesel(select_expression = members::code)]
-    member_code: String,
+    id: NeedId,
+    campaign_id: CampaignId,
+    member_id: MemberId,
     title: String,
     description: String,
     cpv: String,
     quantity: DbDecimal,
-    unit: String,
+    unit: Unit,
     estimated_unit_price: DbDecimal,
     vat_rate: DbDecimal,
     delivery_site: String,
     wanted_by: NaiveDate,
-    status: String,
+    status: NeedStatus,
     rejection_reason: Option<String>,
     submitted_at: Option<DbTime>,
     created_at: DbTime,
     updated_at: DbTime,
 }
 
-fn corrupt(id: Uuid, what: &str) -> ApiError {
-    ApiError::internal(format!("need {id} has an invalid stored {what}"))
-}
-
 impl NeedRow {
-    fn fields(&self) -> Result<NeedFields, ApiError> {
-        let id = self.id.0;
-        Ok(NeedFields {
+    fn new(
+        id: NeedId,
+        campaign_id: CampaignId,
+        member_id: MemberId,
+        f: &NeedFields,
+        now: DbTime,
+    ) -> Self {
+        NeedRow {
+            id,
+            campaign_id,
+            member_id,
+            title: f.title.clone(),
+            description: f.description.clone(),
+            cpv: f.cpv.clone(),
+            quantity: DbDecimal(f.quantity.value()),
+            unit: f.unit,
+            estimated_unit_price: DbDecimal(f.estimated_unit_price.value()),
+            vat_rate: DbDecimal(f.vat_rate.value()),
+            delivery_site: f.delivery_site.clone(),
+            wanted_by: f.wanted_by,
+            status: NeedStatus::Draft,
+            rejection_reason: None,
+            submitted_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn fields(&self) -> NeedFields {
+        NeedFields {
             title: self.title.clone(),
             description: self.description.clone(),
             cpv: self.cpv.clone(),
             quantity: Quantity::from_stored(self.quantity.0),
-            unit: Unit::from_spelling(&self.unit).ok_or_else(|| corrupt(id, "unit"))?,
+            unit: self.unit,
             estimated_unit_price: UnitPrice::from_stored(self.estimated_unit_price.0),
             vat_rate: VatRate::from_stored(self.vat_rate.0.normalize()),
             delivery_site: self.delivery_site.clone(),
             wanted_by: self.wanted_by,
-        })
+        }
     }
 
-    fn status(&self) -> Result<NeedStatus, ApiError> {
-        NeedStatus::from_spelling(&self.status).ok_or_else(|| corrupt(self.id.0, "status"))
-    }
-
-    fn into_need(self) -> Result<Need, ApiError> {
-        let f = self.fields()?;
-        let status = self.status()?;
-        let value = estimated_value(f.quantity, f.estimated_unit_price)
-            .ok_or_else(|| corrupt(self.id.0, "value"))?;
+    /// The API view; `members` must hold the need's member (for its code).
+    fn into_need(self, members: &HashMap<MemberId, Member>) -> Result<Need, ApiError> {
+        let fields = self.fields();
+        let id = self.id;
+        let corrupt =
+            |what: &str| ApiError::internal(format!("need {id} has an invalid stored {what}"));
+        let member_code = members
+            .get(&self.member_id)
+            .map(|m| m.code.clone())
+            .ok_or_else(|| corrupt("member"))?;
+        let value = estimated_value(fields.quantity, fields.estimated_unit_price)
+            .ok_or_else(|| corrupt("value"))?;
         Ok(Need {
-            id: self.id.0,
-            campaign_id: self.campaign_id.0,
-            member_code: self.member_code,
-            status,
+            id,
+            campaign_id: self.campaign_id,
+            member_code,
+            status: self.status,
             estimated_value: value,
             rejection_reason: self.rejection_reason,
             submitted_at: self.submitted_at.map(DbTime::get),
             created_at: self.created_at.get(),
             updated_at: self.updated_at.get(),
-            fields: f,
+            fields,
         })
     }
 }
 
-fn find(conn: &mut DbConn, caller: &Caller, id: Uuid) -> Result<NeedRow, ApiError> {
+/// The API views of `rows`, with their members' codes looked up once.
+fn into_needs(conn: &mut DbConn, rows: Vec<NeedRow>) -> Result<Vec<Need>, ApiError> {
+    let mut ids: Vec<MemberId> = rows.iter().map(|r| r.member_id).collect();
+    ids.sort();
+    ids.dedup();
+    let members = by_ids(conn, &ids)?;
+    rows.into_iter().map(|r| r.into_need(&members)).collect()
+}
+
+fn into_one(conn: &mut DbConn, row: NeedRow) -> Result<Need, ApiError> {
+    into_needs(conn, vec![row])?
+        .pop()
+        .ok_or_else(|| ApiError::internal("need vanished while being read"))
+}
+
+fn find(conn: &mut DbConn, caller: &Caller, id: NeedId) -> Result<NeedRow, ApiError> {
     visible_needs(caller)
-        .inner_join(members::table)
-        .filter(needs::id.eq(DbUuid(id)))
+        .filter(needs::id.eq(id))
         .select(NeedRow::as_select())
-        .first::<NeedRow>(conn)
+        .first(conn)
         .optional()?
         .ok_or_else(|| ApiError::not_found("need"))
 }
 
-/// The campaign's stored status, deadline and CPV scope.
-struct CampaignState {
-    status: CampaignStatus,
-    scope: Vec<String>,
-}
-
-fn campaign_state(
-    conn: &mut DbConn,
-    campaign_id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<CampaignState, ApiError> {
-    let (status, deadline, scope): (String, DbTime, String) = campaigns::table
-        .filter(campaigns::id.eq(DbUuid(campaign_id)))
-        .select((
-            campaigns::status,
-            campaigns::needs_deadline,
-            campaigns::cpv_scope,
-        ))
-        .first(conn)?;
-    let status = CampaignStatus::from_spelling(&status).ok_or_else(|| {
-        ApiError::internal(format!("campaign {campaign_id} has status {status:?}"))
-    })?;
-    Ok(CampaignState {
-        status: status.effective(deadline.get(), now),
-        scope: serde_json::from_str(&scope).map_err(ApiError::internal)?,
-    })
-}
-
-fn require_open(state: &CampaignState) -> Result<(), ApiError> {
-    if state.status == CampaignStatus::Open {
+fn require_open(campaign: &Campaign) -> Result<(), ApiError> {
+    if campaign.status == CampaignStatus::Open {
         Ok(())
     } else {
         Err(ApiError::conflict(
@@ -160,67 +174,65 @@ fn state_conflict(msg: String) -> ApiError {
     ApiError::conflict("invalid_state", msg)
 }
 
+/// 409 when a conditional update changed no row: the need's status changed meanwhile.
+fn changed_once(n: usize) -> Result<(), ApiError> {
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(state_conflict(
+            "the need changed while this request ran; read it again".to_owned(),
+        ))
+    }
+}
+
+/// The need's campaign as `caller` sees it (the campaign of a visible need is visible).
+fn campaign_of(
+    conn: &mut DbConn,
+    caller: &Caller,
+    row: &NeedRow,
+    now: DateTime<Utc>,
+) -> Result<Campaign, ApiError> {
+    crate::campaigns::store::get(conn, caller, row.campaign_id, now)
+}
+
 /// Creates a draft need for the officer's member in an open campaign of one of its groups.
 pub fn create(
     conn: &mut DbConn,
-    caller: &Caller,
-    campaign_id: Uuid,
+    officer: &Officer,
+    campaign_id: CampaignId,
     input: &CreateNeed,
     now: DateTime<Utc>,
 ) -> Result<Need, ApiError> {
-    let Principal::Officer { member_id } = caller.principal else {
-        return Err(ApiError::forbidden());
-    };
-    let visible = visible_campaigns(caller)
-        .filter(campaigns::id.eq(DbUuid(campaign_id)))
-        .select(campaigns::id)
-        .first::<DbUuid>(conn)
-        .optional()?;
-    if visible.is_none() {
-        return Err(ApiError::not_found("campaign"));
-    }
-    let state = campaign_state(conn, campaign_id, now)?;
-    require_open(&state)?;
+    let campaign = crate::campaigns::store::get(conn, &officer.caller, campaign_id, now)?;
+    require_open(&campaign)?;
     let fields = input.parse(&Context {
-        cpv_scope: &state.scope,
+        cpv_scope: &campaign.cpv_scope,
         today: crate::dates::paris_date(now),
     })?;
-    let id = Uuid::now_v7();
-    let t = DbTime::new(now);
+    let row = NeedRow::new(
+        NeedId::new(),
+        campaign_id,
+        officer.member,
+        &fields,
+        DbTime::new(now),
+    );
     diesel::insert_into(needs::table)
-        .values((
-            needs::id.eq(DbUuid(id)),
-            needs::campaign_id.eq(DbUuid(campaign_id)),
-            needs::member_id.eq(DbUuid(member_id)),
-            needs::title.eq(&fields.title),
-            needs::description.eq(&fields.description),
-            needs::cpv.eq(&fields.cpv),
-            needs::quantity.eq(DbDecimal(fields.quantity.value())),
-            needs::unit.eq(fields.unit.spelling()),
-            needs::estimated_unit_price.eq(DbDecimal(fields.estimated_unit_price.value())),
-            needs::vat_rate.eq(DbDecimal(fields.vat_rate.value())),
-            needs::delivery_site.eq(&fields.delivery_site),
-            needs::wanted_by.eq(fields.wanted_by),
-            needs::status.eq("draft"),
-            needs::rejection_reason.eq(None::<String>),
-            needs::submitted_at.eq(None::<DbTime>),
-            needs::created_at.eq(t),
-            needs::updated_at.eq(t),
-        ))
+        .values(&row)
         .execute(conn)?;
-    find(conn, caller, id)?.into_need()
+    into_one(conn, row)
 }
 
 /// A need the caller may reach, or 404.
-pub fn get(conn: &mut DbConn, caller: &Caller, id: Uuid) -> Result<Need, ApiError> {
-    find(conn, caller, id)?.into_need()
+pub fn get(conn: &mut DbConn, caller: &Caller, id: NeedId) -> Result<Need, ApiError> {
+    let row = find(conn, caller, id)?;
+    into_one(conn, row)
 }
 
 /// Filters of `GET /api/v1/needs`, already validated.
 #[derive(Debug, Clone, Default)]
 pub struct NeedFilter {
     /// Campaign.
-    pub campaign: Option<Uuid>,
+    pub campaign: Option<CampaignId>,
     /// Status.
     pub status: Option<NeedStatus>,
     /// CPV prefix.
@@ -236,159 +248,173 @@ pub fn list(
     filter: &NeedFilter,
     page: Page,
 ) -> Result<Vec<Need>, ApiError> {
-    let mut q = visible_needs(caller)
-        .inner_join(members::table)
-        .select(NeedRow::as_select())
-        .order(needs::id.asc())
-        .limit(i64::from(page.limit) + 1);
-    if let Some(after) = page.after {
-        q = q.filter(needs::id.gt(DbUuid(after)));
-    }
+    let mut q = visible_needs(caller).select(NeedRow::as_select());
     if let Some(c) = filter.campaign {
-        q = q.filter(needs::campaign_id.eq(DbUuid(c)));
+        q = q.filter(needs::campaign_id.eq(c));
     }
     if let Some(s) = filter.status {
-        q = q.filter(needs::status.eq(s.spelling()));
+        q = q.filter(needs::status.eq(s));
     }
     if let Some(cpv) = &filter.cpv {
         q = q.filter(needs::cpv.like(format!("{cpv}%")));
     }
-    if let Some(m) = &filter.member {
-        q = q.filter(members::code.eq(m.clone()));
+    if let Some(code) = &filter.member {
+        match ids_by_code(conn, std::slice::from_ref(code))?
+            .pop()
+            .flatten()
+        {
+            Some(member) => q = q.filter(needs::member_id.eq(member)),
+            None => return Ok(Vec::new()),
+        }
     }
-    q.load::<NeedRow>(conn)?
-        .into_iter()
-        .map(NeedRow::into_need)
-        .collect()
+    let rows: Vec<NeedRow> = keyset(q, needs::id, page).load(conn)?;
+    into_needs(conn, rows)
 }
 
 /// Changes fields of a draft need (officer of its member) in an open campaign.
 pub fn patch(
     conn: &mut DbConn,
-    caller: &Caller,
-    id: Uuid,
+    officer: &Officer,
+    id: NeedId,
     patch: &PatchNeed,
     now: DateTime<Utc>,
 ) -> Result<Need, ApiError> {
+    let caller = &officer.caller;
     let row = find(conn, caller, id)?;
-    let state = campaign_state(conn, row.campaign_id.0, now)?;
-    require_open(&state)?;
-    transition(row.status()?, Action::Edit).map_err(state_conflict)?;
+    let campaign = campaign_of(conn, caller, &row, now)?;
+    require_open(&campaign)?;
+    transition(row.status, Action::Edit).map_err(state_conflict)?;
     let next = patch.apply(
-        &row.fields()?,
+        &row.fields(),
         &Context {
-            cpv_scope: &state.scope,
+            cpv_scope: &campaign.cpv_scope,
             today: crate::dates::paris_date(now),
         },
     )?;
-    diesel::update(needs::table.filter(needs::id.eq(DbUuid(id))))
-        .set((
-            needs::title.eq(&next.title),
-            needs::description.eq(&next.description),
-            needs::cpv.eq(&next.cpv),
-            needs::quantity.eq(DbDecimal(next.quantity.value())),
-            needs::unit.eq(next.unit.spelling()),
-            needs::estimated_unit_price.eq(DbDecimal(next.estimated_unit_price.value())),
-            needs::vat_rate.eq(DbDecimal(next.vat_rate.value())),
-            needs::delivery_site.eq(&next.delivery_site),
-            needs::wanted_by.eq(next.wanted_by),
-            needs::updated_at.eq(DbTime::new(now)),
-        ))
-        .execute(conn)?;
+    let n = diesel::update(
+        needs::table
+            .filter(needs::id.eq(id))
+            .filter(needs::status.eq(row.status)),
+    )
+    .set((
+        needs::title.eq(&next.title),
+        needs::description.eq(&next.description),
+        needs::cpv.eq(&next.cpv),
+        needs::quantity.eq(DbDecimal(next.quantity.value())),
+        needs::unit.eq(next.unit),
+        needs::estimated_unit_price.eq(DbDecimal(next.estimated_unit_price.value())),
+        needs::vat_rate.eq(DbDecimal(next.vat_rate.value())),
+        needs::delivery_site.eq(&next.delivery_site),
+        needs::wanted_by.eq(next.wanted_by),
+        needs::updated_at.eq(DbTime::new(now)),
+    ))
+    .execute(conn)?;
+    changed_once(n)?;
     get(conn, caller, id)
 }
 
 /// Deletes a draft need (officer of its member) in an open campaign.
 pub fn delete(
     conn: &mut DbConn,
-    caller: &Caller,
-    id: Uuid,
+    officer: &Officer,
+    id: NeedId,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
+    let caller = &officer.caller;
     let row = find(conn, caller, id)?;
-    require_open(&campaign_state(conn, row.campaign_id.0, now)?)?;
-    transition(row.status()?, Action::Delete).map_err(state_conflict)?;
-    diesel::delete(needs::table.filter(needs::id.eq(DbUuid(id)))).execute(conn)?;
-    Ok(())
+    require_open(&campaign_of(conn, caller, &row, now)?)?;
+    transition(row.status, Action::Delete).map_err(state_conflict)?;
+    let n = diesel::delete(
+        needs::table
+            .filter(needs::id.eq(id))
+            .filter(needs::status.eq(row.status)),
+    )
+    .execute(conn)?;
+    changed_once(n)
 }
 
 /// Submits or withdraws a need (officer of its member) while the campaign is open.
 pub fn officer_action(
     conn: &mut DbConn,
-    caller: &Caller,
-    id: Uuid,
+    officer: &Officer,
+    id: NeedId,
     action: Action,
     now: DateTime<Utc>,
 ) -> Result<Need, ApiError> {
+    let caller = &officer.caller;
     let row = find(conn, caller, id)?;
-    require_open(&campaign_state(conn, row.campaign_id.0, now)?)?;
-    let to = transition(row.status()?, action).map_err(state_conflict)?;
+    require_open(&campaign_of(conn, caller, &row, now)?)?;
+    let to = transition(row.status, action).map_err(state_conflict)?;
     let t = DbTime::new(now);
     let submitted_at = if action == Action::Submit {
         Some(t)
     } else {
         row.submitted_at
     };
-    diesel::update(needs::table.filter(needs::id.eq(DbUuid(id))))
-        .set((
-            needs::status.eq(to.spelling()),
-            needs::submitted_at.eq(submitted_at),
-            needs::updated_at.eq(t),
-        ))
-        .execute(conn)?;
+    let n = diesel::update(
+        needs::table
+            .filter(needs::id.eq(id))
+            .filter(needs::status.eq(row.status)),
+    )
+    .set((
+        needs::status.eq(to),
+        needs::submitted_at.eq(submitted_at),
+        needs::updated_at.eq(t),
+    ))
+    .execute(conn)?;
+    changed_once(n)?;
     get(conn, caller, id)
 }
 
 /// Rejects a submitted need with a reason (lead of its group), unless the campaign is frozen.
 pub fn reject(
     conn: &mut DbConn,
-    caller: &Caller,
-    id: Uuid,
+    lead: &Lead,
+    id: NeedId,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Need, ApiError> {
+    let caller = &lead.caller;
     let row = find(conn, caller, id)?;
-    if campaign_state(conn, row.campaign_id.0, now)?.status == CampaignStatus::Frozen {
+    if campaign_of(conn, caller, &row, now)?.status == CampaignStatus::Frozen {
         return Err(ApiError::conflict(
             "campaign_frozen",
             "a tender was created from this campaign; its needs are fixed",
         ));
     }
-    let to = transition(row.status()?, Action::Reject).map_err(state_conflict)?;
-    diesel::update(needs::table.filter(needs::id.eq(DbUuid(id))))
-        .set((
-            needs::status.eq(to.spelling()),
-            needs::rejection_reason.eq(Some(reason)),
-            needs::updated_at.eq(DbTime::new(now)),
-        ))
-        .execute(conn)?;
+    let to = transition(row.status, Action::Reject).map_err(state_conflict)?;
+    let n = diesel::update(
+        needs::table
+            .filter(needs::id.eq(id))
+            .filter(needs::status.eq(row.status)),
+    )
+    .set((
+        needs::status.eq(to),
+        needs::rejection_reason.eq(Some(reason)),
+        needs::updated_at.eq(DbTime::new(now)),
+    ))
+    .execute(conn)?;
+    changed_once(n)?;
     get(conn, caller, id)
 }
 
-/// The submitted needs of a campaign the caller leads (404 otherwise), for aggregation.
+/// The submitted needs of a campaign the lead runs (404 otherwise), for aggregation.
 pub fn submitted_for_aggregation(
     conn: &mut DbConn,
-    caller: &Caller,
-    campaign_id: Uuid,
+    lead: &Lead,
+    campaign_id: CampaignId,
+    now: DateTime<Utc>,
 ) -> Result<Vec<AggNeed>, ApiError> {
-    let led = led_campaigns(caller)
-        .filter(campaigns::id.eq(DbUuid(campaign_id)))
-        .select(campaigns::id)
-        .first::<DbUuid>(conn)
-        .optional()?;
-    if led.is_none() {
-        return Err(ApiError::not_found("campaign"));
-    }
-    let rows: Vec<NeedRow> = visible_needs(caller)
-        .inner_join(members::table)
-        .filter(needs::campaign_id.eq(DbUuid(campaign_id)))
-        .filter(needs::status.eq("submitted"))
+    crate::campaigns::store::get_led(conn, lead.member, campaign_id, now)?;
+    let rows: Vec<NeedRow> = visible_needs(&lead.caller)
+        .filter(needs::campaign_id.eq(campaign_id))
+        .filter(needs::status.eq(NeedStatus::Submitted))
         .select(NeedRow::as_select())
         .order(needs::id.asc())
         .load(conn)?;
-    rows.into_iter()
-        .map(|r| {
-            let n = r.into_need()?;
+    into_needs(conn, rows)?
+        .into_iter()
+        .map(|n| {
             Ok(AggNeed {
                 id: n.id,
                 member_code: n.member_code,
@@ -400,4 +426,20 @@ pub fn submitted_for_aggregation(
             })
         })
         .collect()
+}
+
+/// True when `member` has a need submitted (or already consolidated) in `campaign` (for
+/// reminders; no caller scope: the campaign feature already scoped the campaign).
+pub fn has_submitted(
+    conn: &mut DbConn,
+    campaign: CampaignId,
+    member: MemberId,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        needs::table
+            .filter(needs::campaign_id.eq(campaign))
+            .filter(needs::member_id.eq(member))
+            .filter(needs::status.eq_any([NeedStatus::Submitted, NeedStatus::Consolidated])),
+    ))
+    .get_result(conn)
 }

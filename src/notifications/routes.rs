@@ -5,54 +5,44 @@ use serde::Deserialize;
 
 use super::domain::OutboxStatus;
 use super::store::{self, OutboxEntry};
-use crate::app::AppState;
-use crate::auth::{Caller, Role};
+use crate::auth::Admin;
 use crate::error::{ApiError, Problem};
-use crate::extract::{PageQuery, Paginated};
+use crate::pagination::{ListQuery, PageQuery, Paginated};
 use crate::spelled::Spelled;
+use crate::state::AppState;
 
-/// `GET /api/v1/outbox` query.
+/// Filters of `GET /api/v1/outbox`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct OutboxQuery {
+pub struct OutboxFilter {
     /// `pending`, `sending`, `sent` or `failed`.
     pub status: Option<String>,
-    /// Page size.
-    pub limit: Option<String>,
-    /// Cursor.
-    pub cursor: Option<String>,
 }
 
 /// Lists outbox messages with status, attempts, last error and next attempt (admin).
 #[utoipa::path(
     tag = "operations",
-    params(OutboxQuery),
+    params(OutboxFilter, PageQuery),
     responses((status = 200, body = Paginated<OutboxEntry>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[get("/outbox")]
 pub async fn list_outbox(
     state: web::Data<AppState>,
-    caller: Caller,
-    query: web::Query<OutboxQuery>,
+    _admin: Admin,
+    query: ListQuery<OutboxFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin])?;
-    let q = query.into_inner();
-    let status = match q.status.as_deref() {
+    let ListQuery { page, filter } = query;
+    let status = match filter.status.as_deref() {
         None => None,
         Some(s) => Some(OutboxStatus::from_spelling(s).ok_or_else(|| {
             ApiError::invalid_field("/query/status", "must be pending, sending, sent or failed")
         })?),
     };
-    let page = PageQuery {
-        limit: q.limit,
-        cursor: q.cursor,
-    }
-    .page()?;
     let rows = state
         .db
         .read(move |conn| store::list(conn, status, page))
         .await?;
-    Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page.limit, |e| e.id)))
+    Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page, |e| e.id)))
 }

@@ -1,26 +1,35 @@
 //! Outbox queries: enqueue inside the caller's transaction, claim with a lease, record the
-//! outcome, list for the admin.
+//! outcome, list for the admin. They return diesel's own errors: the handlers that enqueue
+//! turn them into `ApiError`, the worker into its `WorkerError`.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::QueryResult;
 use serde::Serialize;
-use uuid::Uuid;
 
-use super::domain::{after_failure, message_id, AfterFailure, OutboxStatus};
-use crate::db::types::{DbTime, DbUuid};
-use crate::db::DbConn;
+use super::domain::{after_failure, message_id, AfterFailure, MailKind, OutboxStatus};
+use crate::db::types::DbTime;
+use crate::db::{DbConn, MultiBackend};
 use crate::error::ApiError;
-use crate::extract::Page;
+use crate::ids::MailId;
+use crate::pagination::{keyset, Page};
 use crate::schema::outbox;
-use crate::spelled::Spelled;
+
+/// `now + d`, or `now` if that is out of range (a lease or a retry delay never is).
+fn later(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(now)
+}
 
 /// A message to enqueue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMail {
-    /// What kind of notice (`campaign_opened`, `campaign_reminder`, …).
-    pub kind: &'static str,
+    /// What kind of notice.
+    pub kind: MailKind,
     /// Recipient address.
     pub to: String,
     /// Subject.
@@ -33,6 +42,24 @@ pub struct NewMail {
     pub dedup_key: Option<String>,
 }
 
+#[derive(Insertable)]
+#[diesel(table_name = outbox)]
+#[diesel(check_for_backend(MultiBackend))]
+struct NewOutboxRow<'a> {
+    id: MailId,
+    kind: MailKind,
+    recipient: &'a str,
+    subject: &'a str,
+    body_text: &'a str,
+    body_html: &'a str,
+    message_id: String,
+    dedup_key: Option<&'a str>,
+    status: OutboxStatus,
+    attempts: i64,
+    next_attempt_at: DbTime,
+    created_at: DbTime,
+}
+
 /// Writes `mail` to the outbox on `conn`, which must be inside the transaction of the change
 /// that causes it: both commit or neither does. `domain` names the Message-ID's right side.
 pub fn enqueue(
@@ -40,46 +67,43 @@ pub fn enqueue(
     mail: &NewMail,
     domain: &str,
     now: DateTime<Utc>,
-) -> Result<Uuid, ApiError> {
-    let id = Uuid::now_v7();
+) -> QueryResult<MailId> {
+    let id = MailId::new();
     let t = DbTime::new(now);
     diesel::insert_into(outbox::table)
-        .values((
-            outbox::id.eq(DbUuid(id)),
-            outbox::kind.eq(mail.kind),
-            outbox::recipient.eq(&mail.to),
-            outbox::subject.eq(&mail.subject),
-            outbox::body_text.eq(&mail.text),
-            outbox::body_html.eq(&mail.html),
-            outbox::message_id.eq(message_id(id, domain)),
-            outbox::dedup_key.eq(&mail.dedup_key),
-            outbox::status.eq(OutboxStatus::Pending.spelling()),
-            outbox::attempts.eq(0i64),
-            outbox::last_error.eq(None::<String>),
-            outbox::next_attempt_at.eq(t),
-            outbox::claimed_by.eq(None::<String>),
-            outbox::claimed_until.eq(None::<DbTime>),
-            outbox::created_at.eq(t),
-            outbox::sent_at.eq(None::<DbTime>),
-        ))
+        .values(NewOutboxRow {
+            id,
+            kind: mail.kind,
+            recipient: &mail.to,
+            subject: &mail.subject,
+            body_text: &mail.text,
+            body_html: &mail.html,
+            message_id: message_id(id.0, domain),
+            dedup_key: mail.dedup_key.as_deref(),
+            status: OutboxStatus::Pending,
+            attempts: 0,
+            next_attempt_at: t,
+            created_at: t,
+        })
         .execute(conn)?;
     Ok(id)
 }
 
 /// True when a message with this dedup key exists already.
-pub fn exists_dedup(conn: &mut DbConn, key: &str) -> Result<bool, ApiError> {
-    Ok(outbox::table
-        .filter(outbox::dedup_key.eq(key))
-        .count()
-        .get_result::<i64>(conn)?
-        > 0)
+pub fn exists_dedup(conn: &mut DbConn, key: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        outbox::table.filter(outbox::dedup_key.eq(key)),
+    ))
+    .get_result(conn)
 }
 
 /// A claimed message, with what the transport needs.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+#[diesel(check_for_backend(MultiBackend))]
 pub struct Claimed {
     /// Outbox id.
-    pub id: DbUuid,
+    pub id: MailId,
     /// Recipient.
     pub recipient: String,
     /// Subject.
@@ -102,36 +126,25 @@ pub fn claim(
     now: DateTime<Utc>,
     lease: Duration,
     limit: i64,
-) -> Result<Vec<Claimed>, ApiError> {
-    let ids: Vec<DbUuid> = crate::db::lock_due_outbox(conn, now, limit)?
-        .into_iter()
-        .map(DbUuid)
-        .collect();
+) -> QueryResult<Vec<Claimed>> {
+    let ids = crate::db::lock_due_outbox(conn, now, limit)?;
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let until = now + chrono::Duration::from_std(lease).map_err(ApiError::internal)?;
+    let until = later(now, lease);
     diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
         .set((
-            outbox::status.eq(OutboxStatus::Sending.spelling()),
+            outbox::status.eq(OutboxStatus::Sending),
             outbox::claimed_by.eq(Some(worker)),
             outbox::claimed_until.eq(Some(DbTime::new(until))),
             outbox::attempts.eq(outbox::attempts + 1i64),
         ))
         .execute(conn)?;
-    Ok(outbox::table
+    outbox::table
         .filter(outbox::id.eq_any(&ids))
-        .select((
-            outbox::id,
-            outbox::recipient,
-            outbox::subject,
-            outbox::body_text,
-            outbox::body_html,
-            outbox::message_id,
-            outbox::attempts,
-        ))
+        .select(Claimed::as_select())
         .order(outbox::next_attempt_at.asc())
-        .load(conn)?)
+        .load(conn)
 }
 
 /// Renews the claim of `worker` on message `id` until `now + lease`, right before sending it.
@@ -139,16 +152,16 @@ pub fn claim(
 /// the message): the caller must then not send it.
 pub fn renew(
     conn: &mut DbConn,
-    id: Uuid,
+    id: MailId,
     worker: &str,
     now: DateTime<Utc>,
     lease: Duration,
-) -> Result<bool, ApiError> {
-    let until = now + chrono::Duration::from_std(lease).map_err(ApiError::internal)?;
+) -> QueryResult<bool> {
+    let until = later(now, lease);
     let n = diesel::update(
         outbox::table
-            .filter(outbox::id.eq(DbUuid(id)))
-            .filter(outbox::status.eq(OutboxStatus::Sending.spelling()))
+            .filter(outbox::id.eq(id))
+            .filter(outbox::status.eq(OutboxStatus::Sending))
             .filter(outbox::claimed_by.eq(worker)),
     )
     .set(outbox::claimed_until.eq(Some(DbTime::new(until))))
@@ -160,18 +173,18 @@ pub fn renew(
 /// may then go out twice; its Message-ID is the same both times).
 pub fn mark_sent(
     conn: &mut DbConn,
-    id: Uuid,
+    id: MailId,
     worker: &str,
     now: DateTime<Utc>,
-) -> Result<bool, ApiError> {
+) -> QueryResult<bool> {
     let n = diesel::update(
         outbox::table
-            .filter(outbox::id.eq(DbUuid(id)))
-            .filter(outbox::status.eq(OutboxStatus::Sending.spelling()))
+            .filter(outbox::id.eq(id))
+            .filter(outbox::status.eq(OutboxStatus::Sending))
             .filter(outbox::claimed_by.eq(worker)),
     )
     .set((
-        outbox::status.eq(OutboxStatus::Sent.spelling()),
+        outbox::status.eq(OutboxStatus::Sent),
         outbox::sent_at.eq(Some(DbTime::new(now))),
         outbox::claimed_by.eq(None::<String>),
         outbox::claimed_until.eq(None::<DbTime>),
@@ -193,24 +206,21 @@ pub fn record_failure(
     now: DateTime<Utc>,
     max_attempts: u32,
     retry_base: Duration,
-) -> Result<OutboxStatus, ApiError> {
+) -> QueryResult<OutboxStatus> {
     let attempts = u32::try_from(claimed.attempts).unwrap_or(u32::MAX);
     let (status, next) = match after_failure(permanent, attempts, max_attempts, retry_base) {
         AfterFailure::GiveUp => (OutboxStatus::Failed, now),
-        AfterFailure::RetryIn(d) => (
-            OutboxStatus::Pending,
-            now + chrono::Duration::from_std(d).map_err(ApiError::internal)?,
-        ),
+        AfterFailure::RetryIn(d) => (OutboxStatus::Pending, later(now, d)),
     };
     let error: String = error.chars().take(2000).collect();
     diesel::update(
         outbox::table
             .filter(outbox::id.eq(claimed.id))
-            .filter(outbox::status.eq(OutboxStatus::Sending.spelling()))
+            .filter(outbox::status.eq(OutboxStatus::Sending))
             .filter(outbox::claimed_by.eq(worker)),
     )
     .set((
-        outbox::status.eq(status.spelling()),
+        outbox::status.eq(status),
         outbox::last_error.eq(Some(error)),
         outbox::next_attempt_at.eq(DbTime::new(next)),
         outbox::claimed_by.eq(None::<String>),
@@ -221,30 +231,29 @@ pub fn record_failure(
 }
 
 /// Gives claimed-but-unsent messages back (shutdown): pending again, attempt not counted.
-pub fn release(conn: &mut DbConn, ids: &[Uuid], worker: &str) -> Result<usize, ApiError> {
-    let ids: Vec<DbUuid> = ids.iter().copied().map(DbUuid).collect();
-    Ok(diesel::update(
+pub fn release(conn: &mut DbConn, ids: &[MailId], worker: &str) -> QueryResult<usize> {
+    diesel::update(
         outbox::table
-            .filter(outbox::id.eq_any(&ids))
-            .filter(outbox::status.eq(OutboxStatus::Sending.spelling()))
+            .filter(outbox::id.eq_any(ids))
+            .filter(outbox::status.eq(OutboxStatus::Sending))
             .filter(outbox::claimed_by.eq(worker)),
     )
     .set((
-        outbox::status.eq(OutboxStatus::Pending.spelling()),
+        outbox::status.eq(OutboxStatus::Pending),
         outbox::claimed_by.eq(None::<String>),
         outbox::claimed_until.eq(None::<DbTime>),
         outbox::attempts.eq(outbox::attempts - 1i64),
     ))
-    .execute(conn)?)
+    .execute(conn)
 }
 
 /// An outbox message as the admin sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OutboxEntry {
     /// Id.
-    pub id: Uuid,
+    pub id: MailId,
     /// Kind of notice.
-    pub kind: String,
+    pub kind: MailKind,
     /// Recipient.
     pub recipient: String,
     /// Subject.
@@ -265,81 +274,51 @@ pub struct OutboxEntry {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
-type EntryRow = (
-    DbUuid,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    Option<String>,
-    DbTime,
-    DbTime,
-    Option<DbTime>,
-);
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+#[diesel(check_for_backend(MultiBackend))]
+struct OutboxRow {
+    id: MailId,
+    kind: MailKind,
+    recipient: String,
+    subject: String,
+    message_id: String,
+    status: OutboxStatus,
+    attempts: i64,
+    last_error: Option<String>,
+    next_attempt_at: DbTime,
+    created_at: DbTime,
+    sent_at: Option<DbTime>,
+}
 
-/// One page of the outbox, optionally of one status (admin: checked by the handler).
+impl From<OutboxRow> for OutboxEntry {
+    fn from(r: OutboxRow) -> Self {
+        OutboxEntry {
+            id: r.id,
+            kind: r.kind,
+            recipient: r.recipient,
+            subject: r.subject,
+            message_id: r.message_id,
+            status: r.status,
+            attempts: r.attempts,
+            last_error: r.last_error,
+            next_attempt_at: r.next_attempt_at.get(),
+            created_at: r.created_at.get(),
+            sent_at: r.sent_at.map(DbTime::get),
+        }
+    }
+}
+
+/// One page of the outbox, optionally of one status (admin: the handler's extractor).
 pub fn list(
     conn: &mut DbConn,
     status: Option<OutboxStatus>,
     page: Page,
 ) -> Result<Vec<OutboxEntry>, ApiError> {
-    let mut q = outbox::table
-        .select((
-            outbox::id,
-            outbox::kind,
-            outbox::recipient,
-            outbox::subject,
-            outbox::message_id,
-            outbox::status,
-            outbox::attempts,
-            outbox::last_error,
-            outbox::next_attempt_at,
-            outbox::created_at,
-            outbox::sent_at,
-        ))
-        .order(outbox::id.asc())
-        .limit(i64::from(page.limit) + 1)
-        .into_boxed();
-    if let Some(after) = page.after {
-        q = q.filter(outbox::id.gt(DbUuid(after)));
-    }
+    let mut q = outbox::table.select(OutboxRow::as_select()).into_boxed();
     if let Some(s) = status {
-        q = q.filter(outbox::status.eq(s.spelling()));
+        q = q.filter(outbox::status.eq(s));
     }
-    q.load::<EntryRow>(conn)?
-        .into_iter()
-        .map(
-            |(
-                id,
-                kind,
-                recipient,
-                subject,
-                message_id,
-                status,
-                attempts,
-                last_error,
-                next,
-                created,
-                sent,
-            )| {
-                Ok(OutboxEntry {
-                    id: id.0,
-                    kind,
-                    recipient,
-                    subject,
-                    message_id,
-                    status: OutboxStatus::from_spelling(&status).ok_or_else(|| {
-                        ApiError::internal(format!("outbox {} has status {status:?}", id.0))
-                    })?,
-                    attempts,
-                    last_error,
-                    next_attempt_at: next.get(),
-                    created_at: created.get(),
-                    sent_at: sent.map(DbTime::get),
-                })
-            },
-        )
-        .collect()
+    let rows: Vec<OutboxRow> = keyset(q, outbox::id, page).load(conn)?;
+    Ok(rows.into_iter().map(OutboxEntry::from).collect())
 }

@@ -16,8 +16,23 @@ use super::store::{self, Claimed};
 use super::transport::Mailer;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::db::Db;
-use crate::error::ApiError;
+use crate::db::{Db, DbConn, DbError};
+use crate::ids::MailId;
+
+/// Why a worker pass stopped early. The pass is retried on the next poll; nothing is lost
+/// (claims not recorded expire with their lease).
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// A query failed.
+    #[error("outbox query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// No connection, or the blocking job was cancelled.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// A notice could not be rendered.
+    #[error("mail template failed: {0}")]
+    Template(String),
+}
 
 /// A delivery worker.
 #[derive(Clone)]
@@ -64,6 +79,17 @@ impl Worker {
         }
     }
 
+    /// Runs one outbox query in its own write transaction on a blocking thread.
+    async fn write<T, F>(&self, f: F) -> Result<T, WorkerError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> diesel::QueryResult<T> + Send + 'static,
+    {
+        self.db
+            .write(move |conn| f(conn).map_err(WorkerError::from))
+            .await
+    }
+
     /// This worker's id (recorded in its claims).
     pub fn id(&self) -> &str {
         &self.id
@@ -75,12 +101,11 @@ impl Worker {
     }
 
     /// Claims a batch of due messages (exposed so tests can stop a worker right after it).
-    pub async fn claim(&self) -> Result<Vec<Claimed>, ApiError> {
+    pub async fn claim(&self) -> Result<Vec<Claimed>, WorkerError> {
         let (id, now) = (self.id.clone(), self.clock.now());
         let lease = Duration::from_millis(self.settings.outbox.lease_ms);
         let limit = i64::from(self.settings.outbox.batch_size.max(1));
-        self.db
-            .write(move |conn| store::claim(conn, &id, now, lease, limit))
+        self.write(move |conn| store::claim(conn, &id, now, lease, limit))
             .await
     }
 
@@ -88,14 +113,21 @@ impl Worker {
         let now = self.clock.now();
         let days = self.settings.notifications.reminder_days_before_deadline;
         let domain = sender_domain(&self.settings.mail.from);
-        let result = self
+        let result: Result<usize, WorkerError> = self
             .db
-            .write(move |conn| super::campaigns::enqueue_due_reminders(conn, now, days, &domain))
+            .write(move |conn| {
+                crate::campaigns::notices::enqueue_due_reminders(conn, now, days, &domain)
+                    .map_err(WorkerError::from)
+            })
             .await;
         match result {
             Ok(n) => n,
             // Another instance enqueued the same reminder first: the unique key did its job.
-            Err(e) if e.code == "already_exists" => 0,
+            Err(WorkerError::Query(e))
+                if crate::db::unique_constraint(&e).as_deref() == Some("outbox_dedup_key_key") =>
+            {
+                0
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "reminders not scheduled this pass");
                 0
@@ -111,22 +143,20 @@ impl Worker {
         &self,
         claimed: Vec<Claimed>,
         stop: Option<&watch::Receiver<bool>>,
-    ) -> Result<Pass, ApiError> {
+    ) -> Result<Pass, WorkerError> {
         let mut pass = Pass::default();
         for (i, m) in claimed.iter().enumerate() {
             if stop.is_some_and(|s| *s.borrow()) {
-                let rest: Vec<Uuid> = claimed[i..].iter().map(|c| c.id.0).collect();
+                let rest: Vec<MailId> = claimed[i..].iter().map(|c| c.id).collect();
                 let worker = self.id.clone();
                 pass.released = self
-                    .db
                     .write(move |conn| store::release(conn, &rest, &worker))
                     .await?;
                 break;
             }
-            let (worker, now, id) = (self.id.clone(), self.clock.now(), m.id.0);
+            let (worker, now, id) = (self.id.clone(), self.clock.now(), m.id);
             let lease = Duration::from_millis(self.settings.outbox.lease_ms);
             if !self
-                .db
                 .write(move |conn| store::renew(conn, id, &worker, now, lease))
                 .await?
             {
@@ -139,7 +169,6 @@ impl Worker {
             match outcome {
                 Ok(()) => {
                     let still_ours = self
-                        .db
                         .write(move |conn| store::mark_sent(conn, id, &worker, now))
                         .await?;
                     if !still_ours {
@@ -155,7 +184,6 @@ impl Worker {
                     let claimed = m.clone();
                     let text = err.message.clone();
                     let status = self
-                        .db
                         .write(move |conn| {
                             store::record_failure(
                                 conn,
@@ -178,7 +206,10 @@ impl Worker {
     }
 
     /// One pass: reminders, then one claimed batch.
-    pub async fn run_once(&self, stop: Option<&watch::Receiver<bool>>) -> Result<Pass, ApiError> {
+    pub async fn run_once(
+        &self,
+        stop: Option<&watch::Receiver<bool>>,
+    ) -> Result<Pass, WorkerError> {
         let reminders = self.enqueue_reminders().await;
         let claimed = self.claim().await?;
         let mut pass = self.deliver(claimed, stop).await?;
@@ -187,7 +218,7 @@ impl Worker {
     }
 
     /// Passes until nothing is due (tests and `serve` start-up).
-    pub async fn drain(&self) -> Result<usize, ApiError> {
+    pub async fn drain(&self) -> Result<usize, WorkerError> {
         let mut total = 0;
         loop {
             let pass = self.run_once(None).await?;

@@ -79,7 +79,7 @@ impl CreateSupplier {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Supplier {
     /// Id.
-    pub id: uuid::Uuid,
+    pub id: crate::ids::SupplierId,
     /// Legal name.
     pub legal_name: String,
     /// SIRET.

@@ -4,10 +4,11 @@ use actix_web::{get, post, web, HttpResponse};
 
 use super::domain::{CreateSupplier, Supplier};
 use super::store;
-use crate::app::AppState;
-use crate::auth::{Caller, Role};
+use crate::auth::{Admin, AdminOrLead};
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, PageQuery, Paginated};
+use crate::extract::ApiJson;
+use crate::pagination::{ListQuery, NoFilter, PageQuery, Paginated};
+use crate::state::AppState;
 
 /// Registers a supplier (admin).
 #[utoipa::path(
@@ -16,17 +17,16 @@ use crate::extract::{ApiJson, PageQuery, Paginated};
     responses(
         (status = 201, body = Supplier),
         (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem)
+        (status = 409, description = "supplier_siret_taken", body = Problem), (status = 422, body = Problem)
     ),
     security(("bearer" = []))
 )]
 #[post("/suppliers")]
 pub async fn create_supplier(
     state: web::Data<AppState>,
-    caller: Caller,
+    _admin: Admin,
     body: ApiJson<CreateSupplier>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin])?;
     let new = body.into_inner()?.parse()?;
     let now = state.clock.now();
     let supplier = state
@@ -40,17 +40,16 @@ pub async fn create_supplier(
 #[utoipa::path(
     tag = "suppliers",
     params(PageQuery),
-    responses((status = 200, body = Paginated<Supplier>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    responses((status = 200, body = Paginated<Supplier>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[get("/suppliers")]
 pub async fn list_suppliers(
     state: web::Data<AppState>,
-    caller: Caller,
-    query: web::Query<PageQuery>,
+    _caller: AdminOrLead,
+    query: ListQuery<NoFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin, Role::Lead])?;
-    let page = query.page()?;
+    let page = query.page;
     let rows = state.db.read(move |conn| store::list(conn, page)).await?;
-    Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page.limit, |s| s.id)))
+    Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page, |s| s.id)))
 }

@@ -1,87 +1,83 @@
-//! Supplier queries. Lists of e-mails and divisions are stored as JSON text on both backends.
+//! Supplier queries. Lists of e-mails and divisions are JSON columns (`jsonb` on PostgreSQL,
+//! TEXT on SQLite).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use uuid::Uuid;
 
 use super::domain::{NewSupplier, Supplier};
-use crate::db::types::{DbTime, DbUuid};
-use crate::db::DbConn;
-use crate::error::ApiError;
-use crate::extract::Page;
+use crate::db::types::{DbJson, DbTime};
+use crate::db::{DbConn, MultiBackend};
+use crate::error::{ApiError, OnUnique};
+use crate::ids::SupplierId;
+use crate::pagination::{keyset, Page};
 use crate::schema::suppliers;
 
-type Row = (DbUuid, String, String, String, String, DbTime);
-
-fn to_supplier(
-    (id, legal_name, siret, emails, divisions, created_at): Row,
-) -> Result<Supplier, ApiError> {
-    Ok(Supplier {
-        id: id.0,
-        legal_name,
-        siret,
-        contact_emails: serde_json::from_str(&emails).map_err(ApiError::internal)?,
-        cpv_divisions: serde_json::from_str(&divisions).map_err(ApiError::internal)?,
-        created_at: created_at.get(),
-    })
+/// A stored supplier (every column is written at creation, so it is also the insert value).
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = suppliers)]
+#[diesel(check_for_backend(MultiBackend))]
+struct SupplierRow {
+    id: SupplierId,
+    legal_name: String,
+    siret: String,
+    contact_emails: DbJson<Vec<String>>,
+    cpv_divisions: DbJson<Vec<String>>,
+    created_at: DbTime,
 }
 
-/// Inserts a supplier; 409 `supplier_siret_taken` if the SIRET is registered already.
+impl From<SupplierRow> for Supplier {
+    fn from(r: SupplierRow) -> Self {
+        Supplier {
+            id: r.id,
+            legal_name: r.legal_name,
+            siret: r.siret,
+            contact_emails: r.contact_emails.0,
+            cpv_divisions: r.cpv_divisions.0,
+            created_at: r.created_at.get(),
+        }
+    }
+}
+
+/// Inserts a supplier; 409 `supplier_siret_taken` if the SIRET is registered already
+/// (decided by the unique index).
 pub fn insert(
     conn: &mut DbConn,
     s: &NewSupplier,
     now: DateTime<Utc>,
 ) -> Result<Supplier, ApiError> {
-    let taken = suppliers::table
-        .filter(suppliers::siret.eq(&s.siret))
-        .count()
-        .get_result::<i64>(conn)?
-        > 0;
-    if taken {
-        return Err(ApiError::conflict(
-            "supplier_siret_taken",
-            format!("a supplier with SIRET {} already exists", s.siret),
-        ));
-    }
-    let id = Uuid::now_v7();
-    let emails = serde_json::to_string(&s.contact_emails).map_err(ApiError::internal)?;
-    let divisions = serde_json::to_string(&s.cpv_divisions).map_err(ApiError::internal)?;
+    let row = SupplierRow {
+        id: SupplierId::new(),
+        legal_name: s.legal_name.clone(),
+        siret: s.siret.clone(),
+        contact_emails: DbJson(s.contact_emails.clone()),
+        cpv_divisions: DbJson(s.cpv_divisions.clone()),
+        created_at: DbTime::new(now),
+    };
     diesel::insert_into(suppliers::table)
-        .values((
-            suppliers::id.eq(DbUuid(id)),
-            suppliers::legal_name.eq(&s.legal_name),
-            suppliers::siret.eq(&s.siret),
-            suppliers::contact_emails.eq(&emails),
-            suppliers::cpv_divisions.eq(&divisions),
-            suppliers::created_at.eq(DbTime::new(now)),
-        ))
-        .execute(conn)?;
-    to_supplier((
-        DbUuid(id),
-        s.legal_name.clone(),
-        s.siret.clone(),
-        emails,
-        divisions,
-        DbTime::new(now),
-    ))
+        .values(&row)
+        .execute(conn)
+        .on_unique("suppliers_siret_key", || {
+            ApiError::conflict(
+                "supplier_siret_taken",
+                format!("a supplier with SIRET {} already exists", s.siret),
+            )
+        })?;
+    Ok(row.into())
 }
 
-/// One page of suppliers in creation order (admin and leads: checked by the handler).
+/// One page of suppliers in creation order (admin and leads: the handler's extractor).
 pub fn list(conn: &mut DbConn, page: Page) -> Result<Vec<Supplier>, ApiError> {
-    let mut q = suppliers::table
-        .select((
-            suppliers::id,
-            suppliers::legal_name,
-            suppliers::siret,
-            suppliers::contact_emails,
-            suppliers::cpv_divisions,
-            suppliers::created_at,
-        ))
-        .order(suppliers::id.asc())
-        .limit(i64::from(page.limit) + 1)
+    let q = suppliers::table
+        .select(SupplierRow::as_select())
         .into_boxed();
-    if let Some(after) = page.after {
-        q = q.filter(suppliers::id.gt(DbUuid(after)));
-    }
-    q.load::<Row>(conn)?.into_iter().map(to_supplier).collect()
+    let rows: Vec<SupplierRow> = keyset(q, suppliers::id, page).load(conn)?;
+    Ok(rows.into_iter().map(Supplier::from).collect())
+}
+
+/// True when a supplier with this id exists.
+pub fn exists(conn: &mut DbConn, id: SupplierId) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        suppliers::table.filter(suppliers::id.eq(id)),
+    ))
+    .get_result(conn)
 }

@@ -6,33 +6,28 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 use tenderpool::auth::Role;
 use tenderpool::error::ApiError;
+use tenderpool::notifications::domain::MailKind;
 use tenderpool::notifications::store::{enqueue, NewMail};
 use tenderpool::notifications::transport::Mailer;
 
 use crate::both_backends;
+use crate::common::scenario::Scenario;
 use crate::common::smtp::{free_port, SmtpServer};
 use crate::common::TestApp;
 
 /// Opens the standard campaign in a fresh group; returns (lead token, campaign id).
 async fn open_campaign(app: &TestApp) -> (String, String) {
-    let group = app.seed_group().await;
-    let lead = app.token(Role::Lead, Some("NMH"), None);
-    let campaign = app.open_campaign(&group, &lead).await;
-    (lead, campaign)
+    let s = Scenario::new(app).await;
+    (s.lead, s.campaign)
 }
 
 async fn outbox(app: &TestApp) -> Vec<Value> {
-    app.get("/api/v1/outbox?limit=500", &app.admin)
-        .await
-        .ok(200)["items"]
-        .as_array()
-        .unwrap()
-        .clone()
+    app.outbox().await
 }
 
 fn mail(to: &str, n: usize) -> NewMail {
     NewMail {
-        kind: "test",
+        kind: MailKind::CampaignOpened,
         to: to.to_owned(),
         subject: format!("Essai n° {n}"),
         text: format!("Message d'essai numéro {n}."),

@@ -4,6 +4,7 @@
 mod common;
 
 mod cli;
+mod conventions;
 mod foundation;
 mod idempotency;
 mod mail;

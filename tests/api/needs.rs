@@ -5,64 +5,16 @@ use serde_json::{json, Value};
 use tenderpool::auth::Role;
 
 use crate::both_backends;
+use crate::common::scenario::{ids, need_body, Scenario};
 use crate::common::TestApp;
 
-/// A group of NMH (coordinator), BMH and ARCH with an open campaign; tokens for each role.
-struct Fixture {
-    group: String,
-    campaign: String,
-    lead: String,
-    nmh: String,
-    bmh: String,
-    arch: String,
-}
-
-async fn fixture(app: &TestApp) -> Fixture {
-    let group = app.seed_group().await;
-    let lead = app.token(Role::Lead, Some("NMH"), None);
-    let campaign = app.open_campaign(&group, &lead).await;
-    Fixture {
-        group,
-        campaign,
-        lead,
-        nmh: app.token(Role::Officer, Some("NMH"), None),
-        bmh: app.token(Role::Officer, Some("BMH"), None),
-        arch: app.token(Role::Officer, Some("ARCH"), None),
-    }
-}
-
-fn need_body(cpv: &str, quantity: &str, price: &str) -> Value {
-    json!({
-        "title": "Peinture des halls", "description": "Deux couches, teinte RAL 9010",
-        "cpv": cpv, "quantity": quantity, "unit": "m2", "estimated_unit_price": price,
-        "vat_rate": "10", "delivery_site": "12 rue de Strasbourg, 44000 Nantes", "wanted_by": "2027-03-01"
-    })
-}
-
-async fn create_need(app: &TestApp, f: &Fixture, token: &str, body: Value) -> String {
-    let n = app
-        .post(
-            &format!("/api/v1/campaigns/{}/needs", f.campaign),
-            token,
-            body,
-        )
-        .await
-        .ok(201);
-    n["id"].as_str().unwrap().to_owned()
-}
-
-fn ids(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["id"].as_str().unwrap().to_owned())
-        .collect()
+async fn create_need(app: &TestApp, f: &Scenario, token: &str, body: Value) -> String {
+    f.need(app, token, body).await
 }
 
 both_backends! {
     async fn campaign_is_opened_read_and_closed_by_its_lead(app) {
-        let f = fixture(&app).await;
+        let f = Scenario::new(&app).await;
         let c = app.get(&format!("/api/v1/campaigns/{}", f.campaign), &f.bmh).await.ok(200);
         assert_eq!(c["status"], "open");
         assert_eq!(c["group_id"], f.group.as_str());
@@ -92,7 +44,7 @@ both_backends! {
     }
 
     async fn need_lifecycle_create_list_change_submit_withdraw_reject(app) {
-        let f = fixture(&app).await;
+        let f = Scenario::new(&app).await;
         let mut body = need_body("45442100-8", "120.5", "18.335");
         body["vat_rate"] = json!("5.50");
         let n = app.post(&format!("/api/v1/campaigns/{}/needs", f.campaign), &f.nmh, body).await.ok(201);
@@ -158,7 +110,7 @@ both_backends! {
     }
 
     async fn another_members_need_is_404_for_every_verb(app) {
-        let f = fixture(&app).await;
+        let f = Scenario::new(&app).await;
         let draft = create_need(&app, &f, &f.nmh, need_body("45442100-8", "10", "5")).await;
         let submitted = create_need(&app, &f, &f.nmh, need_body("45442100-8", "10", "5")).await;
         app.post(&format!("/api/v1/needs/{submitted}/submit"), &f.nmh, json!({})).await.ok(200);
@@ -189,7 +141,7 @@ both_backends! {
     }
 
     async fn the_lead_never_sees_drafts(app) {
-        let f = fixture(&app).await;
+        let f = Scenario::new(&app).await;
         let draft = create_need(&app, &f, &f.bmh, need_body("45442100-8", "10", "5")).await;
         let submitted = create_need(&app, &f, &f.arch, need_body("45442100-8", "10", "5")).await;
         app.post(&format!("/api/v1/needs/{submitted}/submit"), &f.arch, json!({})).await.ok(200);
@@ -210,7 +162,7 @@ both_backends! {
     }
 
     async fn after_the_deadline_or_early_close_needs_are_frozen_with_campaign_closed(app) {
-        let f = fixture(&app).await;
+        let f = Scenario::new(&app).await;
         let draft = create_need(&app, &f, &f.nmh, need_body("45442100-8", "10", "5")).await;
         let submitted = create_need(&app, &f, &f.nmh, need_body("45442100-8", "10", "5")).await;
         app.post(&format!("/api/v1/needs/{submitted}/submit"), &f.nmh, json!({})).await.ok(200);
@@ -240,7 +192,7 @@ both_backends! {
     }
 
     async fn twenty_bad_inputs_are_422_and_store_nothing(app) {
-        let f = fixture(&app).await;
+        let f = Scenario::new(&app).await;
         let scoped = app.post(&format!("/api/v1/groups/{}/campaigns", f.group), &f.lead,
             json!({"title": "Travaux", "cpv_scope": ["45"], "needs_deadline": "2027-01-31T18:00:00+01:00"})).await.ok(201);
         let scoped = scoped["id"].as_str().unwrap().to_owned();
@@ -304,7 +256,7 @@ both_backends! {
     }
 
     async fn aggregation_groups_lots_merges_items_and_advises_on_the_groups_value(app) {
-        let f = fixture(&app).await;
+        let f = Scenario::new(&app).await;
         let mut needs = Vec::new();
         for (token, cpv, q, p, vat) in [
             (&f.nmh, "45442100-8", "100", "18", "10"),
@@ -319,9 +271,7 @@ both_backends! {
             let mut body = need_body(cpv, q, p);
             body["vat_rate"] = json!(vat);
             if cpv.starts_with("09") { body["unit"] = json!("l"); }
-            let id = create_need(&app, &f, token, body).await;
-            app.post(&format!("/api/v1/needs/{id}/submit"), token, json!({})).await.ok(200);
-            needs.push(id);
+            needs.push(f.submitted_need(&app, token, body).await);
         }
         let agg = app.get(&format!("/api/v1/campaigns/{}/aggregation", f.campaign), &f.lead).await.ok(200);
         assert_eq!(agg["level"], "group");

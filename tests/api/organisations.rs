@@ -31,6 +31,36 @@ both_backends! {
         assert_eq!(app.count("members"), 3);
     }
 
+    async fn concurrent_creations_of_one_code_or_siret_give_one_201_and_field_409s(app) {
+        // Four creations of the same member at once: the unique index decides, so exactly one
+        // is created and the others get the field's own code (not a generic conflict or a 500).
+        let member = json!({
+            "code": "NMH", "legal_name": "Nantes Métropole Habitat", "siret": "27440001600094",
+            "dwellings": 25000, "contact_email": "achats@nmh.fr"
+        });
+        let post = || app.post("/api/v1/members", &app.admin, member.clone());
+        let (a, b, c, d) = tokio::join!(post(), post(), post(), post());
+        let mut statuses: Vec<u16> = [&a, &b, &c, &d].iter().map(|r| r.status.as_u16()).collect();
+        statuses.sort();
+        assert_eq!(statuses, [201, 409, 409, 409], "{a:?} {b:?} {c:?} {d:?}");
+        for r in [&a, &b, &c, &d].into_iter().filter(|r| r.status.as_u16() == 409) {
+            r.problem(409, "member_code_taken");
+        }
+        assert_eq!(app.count("members"), 1);
+
+        let supplier = json!({
+            "legal_name": "BTP Ouest", "siret": "51234567800019",
+            "contact_emails": ["devis@btp-ouest.fr"], "cpv_divisions": ["45"]
+        });
+        let post = || app.post("/api/v1/suppliers", &app.admin, supplier.clone());
+        let (a, b) = tokio::join!(post(), post());
+        let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [201, 409]);
+        [a, b].iter().find(|r| r.status.as_u16() == 409).unwrap().problem(409, "supplier_siret_taken");
+        assert_eq!(app.count("suppliers"), 1);
+    }
+
     async fn suppliers_are_created_and_listed(app) {
         let s = app.post("/api/v1/suppliers", &app.admin, json!({
             "legal_name": "BTP Ouest", "siret": "51234567800019",
@@ -75,7 +105,7 @@ both_backends! {
         let supplier_id = app.post("/api/v1/suppliers", &app.admin, json!({
             "legal_name": "S", "siret": "51234567800019", "contact_emails": ["s@s.fr"]
         })).await.ok(201)["id"].as_str().unwrap().to_owned();
-        let supplier = app.token(Role::Supplier, None, Some(uuid::Uuid::parse_str(&supplier_id).unwrap()));
+        let supplier = app.token(Role::Supplier, None, Some(supplier_id.parse().unwrap()));
 
         let g = app.get(&format!("/api/v1/groups/{group}"), &nmh_lead).await.ok(200);
         assert_eq!(g["coordinator"], "NMH");

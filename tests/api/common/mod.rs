@@ -1,21 +1,32 @@
-//! Test application: the real app (all middleware, real database) driven in-process.
+//! Test application: the real app (all middleware, real database) driven in-process, built
+//! once per test; [`scenario`] builds the usual data (group → conventions → campaign → needs)
+//! through the API.
 
 pub mod pg;
+pub mod scenario;
 pub mod smtp;
 
 use std::path::Path;
 use std::sync::Arc;
 
+use actix_service::boxed::BoxService;
+use actix_service::ServiceExt;
+use actix_web::body::BoxBody;
+use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{test, web};
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
-use tenderpool::app::{self, AppState};
 use tenderpool::auth::store::TokenSpec;
 use tenderpool::auth::Role;
 use tenderpool::clock::ManualClock;
 use tenderpool::config::Settings;
 use tenderpool::db::Db;
+use tenderpool::ids::SupplierId;
+use tenderpool::state::AppState;
+
+/// The application as one service, built once per test.
+type AppService = BoxService<actix_http::Request, ServiceResponse<BoxBody>, actix_web::Error>;
 
 /// Which backend a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +42,7 @@ pub struct TestApp {
     pub backend: Backend,
     pub db_url: String,
     pub admin: String,
+    service: AppService,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -109,7 +121,7 @@ impl TestApp {
     pub async fn sqlite() -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let mut app = Self::open(Backend::Sqlite, url);
+        let mut app = Self::open(Backend::Sqlite, url).await;
         app._dir = Some(dir);
         app
     }
@@ -118,7 +130,7 @@ impl TestApp {
     /// `CI` is not set. Under CI an unavailable PostgreSQL fails the test.
     pub async fn postgres() -> Option<TestApp> {
         match pg::server().and_then(|s| s.fresh_database()) {
-            Ok(url) => Some(Self::open(Backend::Postgres, url)),
+            Ok(url) => Some(Self::open(Backend::Postgres, url).await),
             Err(why) => {
                 if std::env::var_os("CI").is_some() {
                     panic!("PostgreSQL tests must run under CI but cannot: {why}");
@@ -129,7 +141,7 @@ impl TestApp {
         }
     }
 
-    fn open(backend: Backend, db_url: String) -> TestApp {
+    async fn open(backend: Backend, db_url: String) -> TestApp {
         let settings = settings_for(&db_url);
         let db = Db::open(&settings.database).expect("open test database");
         db.migrate().expect("migrate");
@@ -140,12 +152,16 @@ impl TestApp {
             settings: Arc::new(settings),
         });
         let admin = create_token(&state, Role::Admin, None, None);
+        let service = test::init_service(tenderpool::server::build(state.clone()))
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
         TestApp {
             state,
             clock,
             backend,
             db_url,
             admin,
+            service: actix_service::boxed::service(service),
             _dir: None,
         }
     }
@@ -183,7 +199,6 @@ impl TestApp {
         body: Option<Vec<u8>>,
         headers: &[(&str, &str)],
     ) -> Resp {
-        let svc = test::init_service(app::build(self.state.clone())).await;
         let mut req = test::TestRequest::default().method(method).uri(path);
         for (name, value) in headers {
             req = req.insert_header((*name, *value));
@@ -196,7 +211,13 @@ impl TestApp {
                 .insert_header((header::CONTENT_TYPE, "application/json"))
                 .set_payload(b);
         }
-        let res = test::call_service(&svc, req.to_request()).await;
+        let res = match self.service.call(req.to_request()).await {
+            Ok(res) => res,
+            Err(e) => ServiceResponse::new(
+                test::TestRequest::default().to_http_request(),
+                e.error_response(),
+            ),
+        };
         let status = res.status();
         let headers = res.headers().clone();
         let content_type = headers
@@ -238,7 +259,7 @@ impl TestApp {
     }
 
     /// A token for `role`, created directly in the store.
-    pub fn token(&self, role: Role, member: Option<&str>, supplier: Option<uuid::Uuid>) -> String {
+    pub fn token(&self, role: Role, member: Option<&str>, supplier: Option<SupplierId>) -> String {
         create_token(&self.state, role, member, supplier)
     }
 
@@ -331,6 +352,40 @@ impl TestApp {
         c["id"].as_str().expect("campaign id").to_owned()
     }
 
+    /// Records `code`'s signature of the group's convention (admin); returns the group.
+    pub async fn sign_convention(&self, group: &str, code: &str) -> Value {
+        self.post(
+            &format!("/api/v1/groups/{group}/members/{code}/convention"),
+            &self.admin,
+            json!({}),
+        )
+        .await
+        .ok(200)
+    }
+
+    /// Creates a draft need in `campaign` as `officer`; returns its id.
+    pub async fn create_need(&self, campaign: &str, officer: &str, body: Value) -> String {
+        let n = self
+            .post(
+                &format!("/api/v1/campaigns/{campaign}/needs"),
+                officer,
+                body,
+            )
+            .await
+            .ok(201);
+        n["id"].as_str().expect("need id").to_owned()
+    }
+
+    /// Every outbox message (admin view, up to 500).
+    pub async fn outbox(&self) -> Vec<Value> {
+        self.get("/api/v1/outbox?limit=500", &self.admin)
+            .await
+            .ok(200)["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Row count of a table (checks that refused requests stored nothing).
     pub fn count(&self, table: &str) -> i64 {
         use diesel::RunQueryDsl;
@@ -361,7 +416,7 @@ fn create_token(
     state: &web::Data<AppState>,
     role: Role,
     member: Option<&str>,
-    supplier: Option<uuid::Uuid>,
+    supplier: Option<SupplierId>,
 ) -> String {
     let spec = TokenSpec {
         role,

@@ -1,4 +1,5 @@
-//! Application state and the one URL table of the service.
+//! Assembles the application (routes from [`crate::router`], limits, problem+json for every
+//! error, Swagger UI, 404/405 fallback) and serves it.
 
 use std::sync::Arc;
 
@@ -6,101 +7,11 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{ErrorHandlers, Logger};
 use actix_web::{web, App, HttpRequest, HttpResponse, ResponseError};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::OpenApi;
-use utoipa_actix_web::service_config::ServiceConfig;
-use utoipa_actix_web::{scope, AppExt};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::clock::Clock;
-use crate::config::Settings;
-use crate::db::Db;
-use crate::error::{problem_for_bare_errors, ApiError, Problem};
-
-/// What every handler can reach. Cloned cheaply per worker; holds no request state.
-pub struct AppState {
-    /// Database pool.
-    pub db: Db,
-    /// Source of "now".
-    pub clock: Arc<dyn Clock>,
-    /// Settings loaded at start-up.
-    pub settings: Arc<Settings>,
-}
-
-/// The URL table under `/api/v1`: every API route is registered here and nowhere else, and
-/// each registration also feeds the OpenAPI document.
-pub fn api_v1(cfg: &mut ServiceConfig) {
-    cfg.service(crate::auth::routes::create_token)
-        .service(crate::members::routes::create_member)
-        .service(crate::members::routes::list_members)
-        .service(crate::suppliers::routes::create_supplier)
-        .service(crate::suppliers::routes::list_suppliers)
-        .service(crate::groups::routes::create_group)
-        .service(crate::groups::routes::list_groups)
-        .service(crate::groups::routes::get_group)
-        .service(crate::groups::routes::sign_convention)
-        .service(crate::campaigns::routes::open_campaign)
-        .service(crate::campaigns::routes::list_campaigns)
-        .service(crate::campaigns::routes::get_campaign)
-        .service(crate::campaigns::routes::close_campaign)
-        .service(crate::campaigns::routes::aggregation)
-        .service(crate::needs::routes::create_need)
-        .service(crate::needs::routes::list_needs)
-        .service(crate::needs::routes::get_need)
-        .service(crate::needs::routes::patch_need)
-        .service(crate::needs::routes::delete_need)
-        .service(crate::needs::routes::submit_need)
-        .service(crate::needs::routes::withdraw_need)
-        .service(crate::needs::routes::reject_need)
-        .service(crate::notifications::routes::list_outbox);
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "tenderpool",
-        description = "Group purchasing for public bodies: pooled needs, sealed bids, lots, exact cost sharing. \
-                       Decimals are JSON strings; errors are RFC 9457 problem+json.",
-    ),
-    components(schemas(Problem)),
-    modifiers(&BearerAuth)
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
-
-/// The OpenAPI document of the service, generated from the registered handlers.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, api) = routes(App::new()).split_for_parts();
-    api
-}
-
-fn routes<T>(app: App<T>) -> utoipa_actix_web::UtoipaApp<T>
-where
-    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
-{
-    app.into_utoipa_app()
-        .openapi(ApiDoc::openapi())
-        .service(crate::health::health)
-        .service(crate::health::ready)
-        .service(
-            scope::scope("/api/v1")
-                .wrap(actix_web::middleware::from_fn(
-                    crate::idempotency::middleware,
-                ))
-                .configure(api_v1),
-        )
-}
+use crate::error::{problem_for_bare_errors, ApiError};
+use crate::router::routes;
+use crate::state::AppState;
 
 /// Builds the application: routes, limits, problem+json for every error, Swagger UI.
 pub fn build(

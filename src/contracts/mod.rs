@@ -1,0 +1,6 @@
+//! Contracts and their member parts. So far: the notices a contract sends.
+//!
+//! The feature itself (domain, store, routes) comes with its issue; its mails live here from
+//! the start so that no other module renders them.
+
+pub mod notices;

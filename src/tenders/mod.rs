@@ -1,0 +1,6 @@
+//! Tenders (*consultations*) with lots. So far: the notices the tender sends.
+//!
+//! The feature itself (domain, store, routes) comes with its issue; its mails live here from
+//! the start so that no other module renders them.
+
+pub mod notices;
