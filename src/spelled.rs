@@ -20,6 +20,36 @@ pub trait Spelled: Serialize + DeserializeOwned {
     }
 }
 
+/// Declares a fieldless enum whose values are stored and sent as their snake_case spelling:
+/// serde (JSON), utoipa (OpenAPI), and a `Text` column on both backends
+/// ([`spelled_column!`](crate::spelled_column)), so queries compare columns with enum values.
+///
+/// ```ignore
+/// crate::stored_enum! {
+///     /// Status of a tender.
+///     pub enum TenderStatus { Draft, Published, Opened }
+/// }
+/// ```
+#[macro_export]
+macro_rules! stored_enum {
+    ($(#[$attr:meta])* pub enum $name:ident { $($(#[$vattr:meta])* $variant:ident),* $(,)? }) => {
+        $(#[$attr])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash,
+            serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+            diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
+        )]
+        #[serde(rename_all = "snake_case")]
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        pub enum $name {
+            $($(#[$vattr])* $variant),*
+        }
+
+        impl $crate::spelled::Spelled for $name {}
+        $crate::spelled_column!($name);
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::Spelled;

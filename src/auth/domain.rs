@@ -1,39 +1,21 @@
 //! Roles, principals and token material. Pure: no I/O.
 
 use crate::ids::{MemberId, SupplierId};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::spelled::Spelled;
-
-/// What a token may do.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[serde(rename_all = "snake_case")]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum Role {
-    /// Sets up groups, members, suppliers and tokens.
-    Admin,
-    /// Procurement lead of a member: leads the groups that member coordinates.
-    Lead,
-    /// Purchasing officer of one member.
-    Officer,
-    /// A supplier's own token.
-    Supplier,
+crate::stored_enum! {
+    /// What a token may do.
+    pub enum Role {
+        /// Sets up groups, members, suppliers and tokens.
+        Admin,
+        /// Procurement lead of a member: leads the groups that member coordinates.
+        Lead,
+        /// Purchasing officer of one member.
+        Officer,
+        /// A supplier's own token.
+        Supplier,
+    }
 }
-
-impl Spelled for Role {}
-crate::spelled_column!(Role);
 
 /// Who is calling, with the organisation the token is bound to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

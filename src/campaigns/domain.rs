@@ -12,28 +12,16 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 use crate::validate::Checks;
 
-/// Status of a campaign.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[serde(rename_all = "snake_case")]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum CampaignStatus {
-    /// Needs can be created, changed and submitted.
-    Open,
-    /// Deadline reached or closed early: needs are fixed.
-    Closed,
-    /// A tender was created from it.
-    Frozen,
+crate::stored_enum! {
+    /// Status of a campaign.
+    pub enum CampaignStatus {
+        /// Needs can be created, changed and submitted.
+        Open,
+        /// Deadline reached or closed early: needs are fixed.
+        Closed,
+        /// A tender was created from it.
+        Frozen,
+    }
 }
 
 impl CampaignStatus {
@@ -46,9 +34,6 @@ impl CampaignStatus {
         }
     }
 }
-
-impl crate::spelled::Spelled for CampaignStatus {}
-crate::spelled_column!(CampaignStatus);
 
 /// Body of `POST /api/v1/groups/{id}/campaigns`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]

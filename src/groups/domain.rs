@@ -11,32 +11,17 @@ use crate::error::ApiError;
 use crate::members::domain::is_member_code;
 use crate::validate::Checks;
 
-/// How shared costs and the coordinator fee are split among the members.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[serde(rename_all = "snake_case")]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum CostSharingKey {
-    /// Equal parts.
-    Equal,
-    /// Pro rata to each member's number of dwellings.
-    Dwellings,
-    /// Pro rata to each member's contracted value HT in the group.
-    AwardedValue,
+crate::stored_enum! {
+    /// How shared costs and the coordinator fee are split among the members.
+    pub enum CostSharingKey {
+        /// Equal parts.
+        Equal,
+        /// Pro rata to each member's number of dwellings.
+        Dwellings,
+        /// Pro rata to each member's contracted value HT in the group.
+        AwardedValue,
+    }
 }
-
-impl crate::spelled::Spelled for CostSharingKey {}
-crate::spelled_column!(CostSharingKey);
 
 /// Body of `POST /api/v1/groups`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]

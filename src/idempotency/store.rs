@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use super::domain::{ABANDONED_AFTER, RETENTION};
 use crate::db::types::DbTime;
@@ -11,29 +10,15 @@ use crate::error::{ApiError, OnUnique};
 use crate::ids::IdempotencyRecordId;
 use crate::schema::idempotency_records as rec;
 
-/// State of an idempotency record.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[serde(rename_all = "snake_case")]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum RecordState {
-    /// The first request with the key is running.
-    InProgress,
-    /// Its response is kept for replays.
-    Done,
+crate::stored_enum! {
+    /// State of an idempotency record.
+    pub enum RecordState {
+        /// The first request with the key is running.
+        InProgress,
+        /// Its response is kept for replays.
+        Done,
+    }
 }
-
-impl crate::spelled::Spelled for RecordState {}
-crate::spelled_column!(RecordState);
 
 /// A stored first response.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,83 +15,51 @@ use crate::error::ApiError;
 use crate::spelled::Spelled;
 use crate::validate::Checks;
 
-/// Unit of a quantity.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[serde(rename_all = "snake_case")]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum Unit {
-    /// Pieces.
-    Unit,
-    /// Square metres.
-    M2,
-    /// Cubic metres.
-    M3,
-    /// Metres.
-    M,
-    /// Kilograms.
-    Kg,
-    /// Tonnes.
-    T,
-    /// Litres.
-    L,
-    /// Hours.
-    Hour,
-    /// Days.
-    Day,
-    /// Months.
-    Month,
-    /// Years.
-    Year,
-    /// Lump sum (*forfait*).
-    LumpSum,
+crate::stored_enum! {
+    /// Unit of a quantity.
+    pub enum Unit {
+        /// Pieces.
+        Unit,
+        /// Square metres.
+        M2,
+        /// Cubic metres.
+        M3,
+        /// Metres.
+        M,
+        /// Kilograms.
+        Kg,
+        /// Tonnes.
+        T,
+        /// Litres.
+        L,
+        /// Hours.
+        Hour,
+        /// Days.
+        Day,
+        /// Months.
+        Month,
+        /// Years.
+        Year,
+        /// Lump sum (*forfait*).
+        LumpSum,
+    }
 }
 
-/// Status of a need.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[serde(rename_all = "snake_case")]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum NeedStatus {
-    /// Being written by its member; invisible to the lead.
-    Draft,
-    /// Submitted to the lead for pooling.
-    Submitted,
-    /// Put in a tender lot.
-    Consolidated,
-    /// Withdrawn by its member.
-    Withdrawn,
-    /// Rejected by the lead, with a reason.
-    Rejected,
+crate::stored_enum! {
+    /// Status of a need.
+    pub enum NeedStatus {
+        /// Being written by its member; invisible to the lead.
+        Draft,
+        /// Submitted to the lead for pooling.
+        Submitted,
+        /// Put in a tender lot.
+        Consolidated,
+        /// Withdrawn by its member.
+        Withdrawn,
+        /// Rejected by the lead, with a reason.
+        Rejected,
+    }
 }
-
-impl Spelled for Unit {}
-crate::spelled_column!(Unit);
-impl Spelled for NeedStatus {}
-crate::spelled_column!(NeedStatus);
 
 /// What an officer or the lead does to a need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,71 +2,41 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Delivery status of an outbox message.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[serde(rename_all = "snake_case")]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum OutboxStatus {
-    /// Waiting for its next attempt.
-    Pending,
-    /// Claimed by a worker (until its lease ends).
-    Sending,
-    /// Accepted by the transport.
-    Sent,
-    /// Refused for good, or out of attempts. Kept, never deleted.
-    Failed,
+crate::stored_enum! {
+    /// Delivery status of an outbox message.
+    pub enum OutboxStatus {
+        /// Waiting for its next attempt.
+        Pending,
+        /// Claimed by a worker (until its lease ends).
+        Sending,
+        /// Accepted by the transport.
+        Sent,
+        /// Refused for good, or out of attempts. Kept, never deleted.
+        Failed,
+    }
 }
 
-impl crate::spelled::Spelled for OutboxStatus {}
-crate::spelled_column!(OutboxStatus, MailKind);
-
-/// What notice a message is. Each feature enqueues its own kinds.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    diesel::expression::AsExpression,
-    diesel::deserialize::FromSqlRow,
-)]
-#[serde(rename_all = "snake_case")]
-#[diesel(sql_type = diesel::sql_types::Text)]
-pub enum MailKind {
-    /// *Campagne ouverte*, to every member of the group.
-    CampaignOpened,
-    /// Reminder before a campaign's deadline, to members that submitted nothing.
-    CampaignReminder,
-    /// Invitation to bid, to each invited supplier.
-    TenderInvitation,
-    /// Receipt of a bid version, to the bidder.
-    BidReceipt,
-    /// Award, to the winner of a lot.
-    Award,
-    /// Rejection (R2181-3), to every other bidder of a lot.
-    Rejection,
-    /// Contract ready, to each member with a part.
-    ContractReady,
+crate::stored_enum! {
+    /// What notice a message is. Each feature enqueues its own kinds.
+    pub enum MailKind {
+        /// *Campagne ouverte*, to every member of the group.
+        CampaignOpened,
+        /// Reminder before a campaign's deadline, to members that submitted nothing.
+        CampaignReminder,
+        /// Invitation to bid, to each invited supplier.
+        TenderInvitation,
+        /// Receipt of a bid version, to the bidder.
+        BidReceipt,
+        /// Award, to the winner of a lot.
+        Award,
+        /// Rejection (R2181-3), to every other bidder of a lot.
+        Rejection,
+        /// Contract ready, to each member with a part.
+        ContractReady,
+    }
 }
-
-impl crate::spelled::Spelled for MailKind {}
 
 /// Longest delay between two attempts.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
