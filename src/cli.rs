@@ -9,9 +9,10 @@ use crate::auth::Role;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, Settings};
 use crate::db::{self, Db, DbError};
-use crate::ids::SupplierId;
+use crate::ids::{SupplierId, TokenId};
 use crate::notifications::transport::Mailer;
 use crate::notifications::worker::Worker;
+use crate::pagination::Page;
 use crate::spelled::Spelled;
 use crate::state::AppState;
 
@@ -102,7 +103,37 @@ pub enum TokenAction {
         /// Who holds the token.
         #[arg(long)]
         name: String,
+        /// Lifetime, e.g. `90d`, `12h`, `30m`, `2w` (default: until revoked).
+        #[arg(long, value_parser = parse_duration)]
+        expires_in: Option<chrono::Duration>,
     },
+    /// List tokens (id, role, binding, name, expiry, revocation, last use; never a secret).
+    List,
+    /// Revoke a token: it gets 401 from the next request on.
+    Revoke {
+        /// The token's id (from `token list`).
+        id: TokenId,
+    },
+}
+
+/// A duration written as a whole number and a unit: `s`, `m`, `h`, `d` or `w`.
+pub fn parse_duration(s: &str) -> Result<chrono::Duration, String> {
+    let err = || format!("{s:?} is not a duration such as 90d, 12h, 30m or 2w");
+    let unit_at = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
+    let (digits, unit) = s.split_at(unit_at);
+    let n: i64 = digits.parse().map_err(|_| err())?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return Err(err()),
+    };
+    n.checked_mul(seconds)
+        .filter(|secs| *secs > 0)
+        .and_then(chrono::Duration::try_seconds)
+        .ok_or_else(err)
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -156,13 +187,27 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     member,
                     supplier,
                     name,
+                    expires_in,
                 },
         } => {
+            let now = SystemClock.now();
+            let expires_at = match expires_in {
+                None => None,
+                Some(d) => {
+                    let t = now
+                        .checked_add_signed(d)
+                        .ok_or_else(|| CliError::Invalid("--expires-in is too long".into()))?;
+                    crate::dates::check_future(t, now, settings.limits.max_years_ahead)
+                        .map_err(|m| CliError::Invalid(format!("--expires-in: the expiry {m}")))?;
+                    Some(t)
+                }
+            };
             let spec = TokenSpec {
                 role,
                 member_code: member,
                 supplier_id: supplier,
                 name,
+                expires_at,
             };
             let mut conn = db.conn()?;
             let created = db::write_tx(&mut conn, |c| {
@@ -175,6 +220,60 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 spec.name
             );
             println!("{}", created.token);
+            Ok(())
+        }
+        Command::Token {
+            action: TokenAction::List,
+        } => {
+            let mut conn = db.conn()?;
+            let mut page = Page {
+                limit: crate::pagination::MAX_LIMIT,
+                after: None,
+            };
+            println!("ID\tROLE\tBOUND TO\tNAME\tCREATED\tEXPIRES\tREVOKED\tLAST USED");
+            loop {
+                let mut rows = token_store::list(&mut conn, page)?;
+                let next = page.split(&mut rows, |t| t.id);
+                for t in &rows {
+                    let bound = t
+                        .member_id
+                        .map(|m| format!("member {m}"))
+                        .or(t.supplier_id.map(|s| format!("supplier {s}")))
+                        .unwrap_or_else(|| "-".into());
+                    let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                        t.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339())
+                    };
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        t.id,
+                        t.role.spelling(),
+                        bound,
+                        t.name,
+                        t.created_at.to_rfc3339(),
+                        when(t.expires_at),
+                        when(t.revoked_at),
+                        when(t.last_used_at)
+                    );
+                }
+                match next {
+                    Some(next) => page = next,
+                    None => return Ok(()),
+                }
+            }
+        }
+        Command::Token {
+            action: TokenAction::Revoke { id },
+        } => {
+            let mut conn = db.conn()?;
+            let now = SystemClock.now();
+            let info = db::write_tx(&mut conn, |c| token_store::revoke(c, id, now))?;
+            println!(
+                "Token {} ({}) is revoked since {}.",
+                info.id,
+                info.name,
+                info.revoked_at
+                    .map_or_else(|| now.to_rfc3339(), |t| t.to_rfc3339())
+            );
             Ok(())
         }
     }

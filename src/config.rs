@@ -29,6 +29,16 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     /// Which notices are sent when.
     pub notifications: NotificationSettings,
+    /// Ranges of accepted input.
+    pub limits: LimitSettings,
+}
+
+/// `[limits]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Deadlines and expiry instants may lie at most this many years after now.
+    pub max_years_ahead: u32,
 }
 
 /// Mail transport.
@@ -244,6 +254,7 @@ mod tests {
         let s = Settings::load_from(Path::new("/nonexistent"), &[]).unwrap();
         assert_eq!(s.server.bind, "127.0.0.1:8080");
         assert_eq!(s.server.body_limit_bytes, 1_048_576);
+        assert_eq!(s.limits.max_years_ahead, 10);
         assert_eq!(s.database.url, "sqlite://./data/tenderpool.db");
         assert_eq!(s.database.pool_max, 0);
         assert!(s.database.effective_pool_max() >= 2);

@@ -31,9 +31,20 @@ pub fn is_division(division: &str) -> bool {
     division.len() == 2 && divisions().contains(division)
 }
 
-/// True when at least one official code starts with `prefix`.
+/// Every prefix (2 to 8 digits) of an official code, so a prefix check is one lookup.
+fn prefixes() -> &'static HashSet<&'static str> {
+    static PREFIXES: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    PREFIXES.get_or_init(|| {
+        codes()
+            .iter()
+            .flat_map(|c| (2..=8).filter_map(move |n| c.get(..n)))
+            .collect()
+    })
+}
+
+/// True when at least one official code starts with `prefix` (2 to 8 digits).
 pub fn has_prefix(prefix: &str) -> bool {
-    codes().iter().any(|c| c.starts_with(prefix))
+    prefixes().contains(prefix)
 }
 
 /// Number of codes in the list.

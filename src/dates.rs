@@ -58,11 +58,42 @@ pub fn french_date(d: NaiveDate) -> String {
     format!("{day} {month} {}", d.year())
 }
 
-/// Parses an RFC 3339 instant with an explicit offset (`Z` or `±hh:mm`).
+/// First year accepted in any instant or date (UTC).
+pub const MIN_YEAR: i32 = 2000;
+/// Last year accepted in any instant or date (UTC).
+pub const MAX_YEAR: i32 = 2199;
+
+/// True when `d` lies in the accepted range of years.
+pub fn date_in_range(d: NaiveDate) -> bool {
+    use chrono::Datelike;
+    (MIN_YEAR..=MAX_YEAR).contains(&d.year())
+}
+
+/// Parses an RFC 3339 instant with an explicit offset (`Z` or `±hh:mm`), accepted only when it
+/// falls in the years [`MIN_YEAR`]..=[`MAX_YEAR`] once converted to UTC.
 pub fn parse_instant(raw: &str) -> Option<DateTime<Utc>> {
+    if raw.len() > 40 {
+        return None;
+    }
     DateTime::parse_from_rfc3339(raw)
         .ok()
         .map(|t| t.with_timezone(&Utc))
+        .filter(|t| date_in_range(t.date_naive()))
+}
+
+/// Checks a future instant (a deadline, an expiry): after `now` and at most `max_years` years
+/// after it. Returns the message for the field otherwise.
+pub fn check_future(t: DateTime<Utc>, now: DateTime<Utc>, max_years: u32) -> Result<(), String> {
+    let horizon = now
+        .checked_add_months(chrono::Months::new(max_years.saturating_mul(12)))
+        .unwrap_or(now);
+    if t <= now {
+        Err("must be in the future".to_owned())
+    } else if t > horizon {
+        Err(format!("must be at most {max_years} years from now"))
+    } else {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -115,5 +146,20 @@ mod tests {
         assert!(parse_instant("2026-12-15T18:00:00").is_none());
         assert!(parse_instant("2026-12-15").is_none());
         assert!(parse_instant("2026-02-30T10:00:00Z").is_none());
+    }
+
+    #[test]
+    fn instants_outside_2000_2199_in_utc_are_refused() {
+        assert!(parse_instant("9999-12-31T23:59:59-23:59").is_none());
+        assert!(parse_instant("2199-12-31T23:59:59Z").is_some());
+        assert!(parse_instant("2199-12-31T23:59:59-01:00").is_none());
+        assert!(parse_instant("2000-01-01T00:30:00+01:00").is_none());
+        assert!(parse_instant("2000-01-01T00:00:00Z").is_some());
+        let now = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap();
+        assert!(check_future(now, now, 10).is_err());
+        assert!(check_future(now + chrono::Duration::seconds(1), now, 10).is_ok());
+        let ten = Utc.with_ymd_and_hms(2036, 11, 30, 8, 0, 0).unwrap();
+        assert!(check_future(ten, now, 10).is_ok());
+        assert!(check_future(ten + chrono::Duration::seconds(1), now, 10).is_err());
     }
 }

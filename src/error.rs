@@ -53,6 +53,9 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
+/// Most invalid fields listed in one 422 (the detail gives the full count).
+pub const MAX_FIELD_ERRORS: usize = 20;
+
 /// An error answered to an HTTP client. Only handlers, extractors and the stores they call
 /// produce it; the outbox worker and the CLI have their own error types
 /// ([`crate::notifications::worker::WorkerError`], [`crate::cli::CliError`]).
@@ -118,12 +121,18 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, detail)
     }
 
-    /// 422 listing the invalid fields.
-    pub fn validation(errors: Vec<FieldError>) -> Self {
+    /// 422 listing the invalid fields: at most [`MAX_FIELD_ERRORS`] of them, the detail
+    /// giving the full count.
+    pub fn validation(mut errors: Vec<FieldError>) -> Self {
         let detail = match errors.as_slice() {
             [one] => format!("{} {}", one.pointer, one.message),
+            _ if errors.len() > MAX_FIELD_ERRORS => format!(
+                "{} fields are invalid; the first {MAX_FIELD_ERRORS} are listed",
+                errors.len()
+            ),
             _ => format!("{} fields are invalid", errors.len()),
         };
+        errors.truncate(MAX_FIELD_ERRORS);
         Self {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: "validation_failed",
@@ -191,6 +200,9 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
         let body = serde_json::to_string(&self.problem())
             .unwrap_or_else(|_| String::from("{\"code\":\"internal_error\"}"));
         res.body(body)
@@ -202,16 +214,28 @@ impl From<diesel::result::Error> for ApiError {
         use diesel::result::Error;
         match e {
             Error::NotFound => ApiError::not_found("resource"),
+            // SQLite's busy timeout ran out (another process holds the write lock): retry.
+            Error::DatabaseError(_, ref info)
+                if info.message().contains("database is locked")
+                    || info.message().contains("database is busy") =>
+            {
+                ApiError {
+                    cause: Some(e.to_string()),
+                    ..ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "database_busy",
+                        "the database is busy; retry in a moment",
+                    )
+                }
+            }
             other => match crate::db::unique_constraint(&other) {
                 // A unique rule no store mapped to its own code: still a conflict, and the
                 // database's wording stays in the log.
                 Some(constraint) => ApiError {
-                    cause: Some(other.to_string()),
+                    cause: Some(format!("{constraint}: {other}")),
                     ..ApiError::conflict(
                         "already_exists",
-                        format!(
-                            "a resource with the same unique value already exists ({constraint})"
-                        ),
+                        "a resource with the same unique value already exists",
                     )
                 },
                 None => ApiError::internal(other),
@@ -313,6 +337,43 @@ mod tests {
                 "code": "validation_failed",
                 "errors": [{"pointer": "/siret", "message": "must be 14 digits"}]
             })
+        );
+    }
+
+    #[test]
+    fn database_constraint_details_never_reach_the_client() {
+        // A unique rule no store maps to a field code: the generic conflict names nothing.
+        let e = ApiError::from(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            Box::new("UNIQUE constraint failed: outbox.message_id".to_owned()),
+        ));
+        assert_eq!(e.code, "already_exists");
+        assert!(
+            !e.detail.contains("outbox") && !e.detail.contains("UNIQUE"),
+            "{}",
+            e.detail
+        );
+        assert!(e.cause.unwrap().contains("outbox_message_id_key"));
+        let busy = ApiError::from(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::Unknown,
+            Box::new("database is locked".to_owned()),
+        ));
+        assert_eq!((busy.status.as_u16(), busy.code), (503, "database_busy"));
+        assert!(!busy.detail.contains("locked"));
+        let res = busy.error_response();
+        assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "1");
+    }
+
+    #[test]
+    fn at_most_twenty_field_errors_are_listed() {
+        let many: Vec<FieldError> = (0..80_000)
+            .map(|i| FieldError::new(format!("/x/{i}"), "bad"))
+            .collect();
+        let e = ApiError::validation(many);
+        assert_eq!(e.errors.len(), MAX_FIELD_ERRORS);
+        assert_eq!(
+            e.detail,
+            "80000 fields are invalid; the first 20 are listed"
         );
     }
 

@@ -75,17 +75,89 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 /// Parses a JSON document into `T`: syntax first (400 for anything that is not one JSON
 /// document), then shape (422 with the pointer of the failing field).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let document: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the request body is not valid JSON: {e}"),
-        )
-    })?;
+    let document: serde_json::Value = serde_json::from_slice::<Strict>(bytes)
+        .map(|s| s.0)
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("the request body is not valid JSON: {e}"),
+            )
+        })?;
     serde_path_to_error::deserialize(document).map_err(|err| {
         let pointer = pointer_of(err.path());
         shape_error(pointer, err.into_inner())
     })
+}
+
+/// A JSON document read like `serde_json::Value`, except that an object with the same key twice
+/// is refused (serde_json would silently keep the last one, so two readers of the same body
+/// could disagree on what it says).
+struct Strict(serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        // Kept only so the shape check can name the field: decimals must be strings.
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("duplicate key {key:?}")));
+            }
+            let Strict(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(serde_json::Value::Object(object))
+    }
 }
 
 fn shape_error(pointer: String, err: serde_json::Error) -> ApiError {
@@ -170,6 +242,17 @@ mod tests {
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
         assert_eq!(e.code, "malformed_json");
         assert_eq!(err(r#"{"name":"a","lines":[]} x"#).code, "malformed_json");
+        let dup = err(r#"{"name":"a","lines":[{"price":"1","price":"2"}]}"#);
+        assert_eq!(dup.code, "malformed_json");
+        assert!(
+            dup.detail.contains("duplicate key \"price\""),
+            "{}",
+            dup.detail
+        );
+        assert_eq!(
+            err(r#"{"name":"a","name":"b","lines":[]}"#).code,
+            "malformed_json"
+        );
     }
 
     #[test]

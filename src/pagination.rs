@@ -44,6 +44,25 @@ pub struct Page {
     pub after: Option<Uuid>,
 }
 
+impl Page {
+    /// Cuts `rows` (fetched by [`keyset`]: up to `limit + 1`) to this page and returns the
+    /// next page when there is one.
+    pub fn split<T, I: Into<Uuid>>(
+        self,
+        rows: &mut Vec<T>,
+        id_of: impl Fn(&T) -> I,
+    ) -> Option<Page> {
+        if rows.len() <= self.limit as usize {
+            return None;
+        }
+        rows.truncate(self.limit as usize);
+        rows.last().map(|r| Page {
+            limit: self.limit,
+            after: Some(id_of(r).into()),
+        })
+    }
+}
+
 impl PageQuery {
     /// Checks the limit and decodes the cursor.
     pub fn page(&self) -> Result<Page, ApiError> {
@@ -217,13 +236,10 @@ impl<T> Paginated<T> {
     /// Builds a page from up to `limit + 1` rows fetched by [`keyset`]: the extra row only
     /// tells that a next page exists.
     pub fn from_rows<I: Into<Uuid>>(mut rows: Vec<T>, page: Page, id_of: impl Fn(&T) -> I) -> Self {
-        let limit = page.limit as usize;
-        let next_cursor = if rows.len() > limit {
-            rows.truncate(limit);
-            rows.last().map(|r| encode_cursor(id_of(r).into()))
-        } else {
-            None
-        };
+        let next_cursor = page
+            .split(&mut rows, id_of)
+            .and_then(|next| next.after)
+            .map(encode_cursor);
         Self {
             items: rows,
             next_cursor,

@@ -17,6 +17,8 @@ use crate::error::Problem;
 /// each registration also feeds the OpenAPI document.
 pub fn api_v1(cfg: &mut ServiceConfig) {
     cfg.service(crate::auth::routes::create_token)
+        .service(crate::auth::routes::list_tokens)
+        .service(crate::auth::routes::revoke_token)
         .service(crate::members::routes::create_member)
         .service(crate::members::routes::list_members)
         .service(crate::suppliers::routes::create_supplier)
@@ -83,9 +85,11 @@ where
         .service(crate::health::ready)
         .service(
             scope::scope("/api/v1")
+                // The last `wrap` runs first: authentication, then the idempotency key.
                 .wrap(actix_web::middleware::from_fn(
                     crate::idempotency::middleware,
                 ))
+                .wrap(actix_web::middleware::from_fn(crate::auth::middleware))
                 .configure(api_v1),
         )
 }

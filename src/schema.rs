@@ -72,6 +72,9 @@ diesel::table! {
         supplier_id -> Nullable<Uid>,
         token_hash -> Text,
         created_at -> Ts,
+        expires_at -> Nullable<Ts>,
+        revoked_at -> Nullable<Ts>,
+        last_used_at -> Nullable<Ts>,
     }
 }
 

@@ -59,7 +59,36 @@ pub fn build(
         async move { known.fallback(req.path()) }
     }))
     .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
+    .wrap(actix_web::middleware::from_fn(refuse_encoded_bodies))
     .wrap(Logger::new("%r %s %Dms"))
+}
+
+/// Request bodies are plain JSON: a `Content-Encoding` other than `identity` is answered 415
+/// before anything of the body is read (no decompression, so no decompression bomb).
+async fn refuse_encoded_bodies(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let encoded = req
+        .headers()
+        .get_all(actix_web::http::header::CONTENT_ENCODING)
+        .any(|v| {
+            v.to_str().map_or(true, |v| {
+                v.split(',')
+                    .any(|e| !e.trim().eq_ignore_ascii_case("identity"))
+            })
+        });
+    if encoded {
+        let err = ApiError::new(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_content_encoding",
+            "request bodies must not be compressed: send them without Content-Encoding (or identity)",
+        );
+        return Ok(req.into_response(err.error_response()));
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
 }
 
 /// Path templates of the service with their methods, read from the OpenAPI document, so a

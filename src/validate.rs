@@ -54,6 +54,11 @@ impl Checks {
             .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t')))
         {
             self.add(pointer, "must not contain control characters");
+        } else if trimmed.chars().any(is_format_or_separator) {
+            self.add(
+                pointer,
+                "must not contain invisible format characters or line/paragraph separators (Unicode Cf, Zl, Zp)",
+            );
         } else if len < min {
             self.add(
                 pointer,
@@ -90,6 +95,12 @@ impl Checks {
         value.to_owned()
     }
 
+    /// The 422 of what was recorded so far, to stop before per-entry work (e.g. when a list
+    /// is over its length limit).
+    pub fn into_error(self) -> ApiError {
+        ApiError::validation(self.errors)
+    }
+
     /// Ends the checks: `Ok` when nothing was recorded, else a 422 listing every error.
     pub fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() {
@@ -113,9 +124,21 @@ pub fn is_email(v: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
-        && v.chars()
-            .all(|c| c.is_ascii_graphic() || (!c.is_ascii() && !c.is_control()))
+        && v.chars().all(|c| {
+            c.is_ascii_graphic() || (!c.is_ascii() && !c.is_control() && !is_format_or_separator(c))
+        })
         && !v.contains(['<', '>', ',', ';', '"', '\\', '(', ')', '[', ']'])
+}
+
+/// Unicode general categories Cf (format: bidi overrides, zero-width characters, soft hyphen,
+/// BOM…), Zl (U+2028) and Zp (U+2029), per Unicode 15.1. They are invisible or reorder text,
+/// so they are refused in names, texts and addresses.
+pub fn is_format_or_separator(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
+        | 0x180E | 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
+        | 0xFEFF | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F | 0x1BCA0..=0x1BCA3
+        | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
 }
 
 /// SIREN of La Poste, whose establishments' SIRETs use a digit-sum rule instead of Luhn.
@@ -210,9 +233,16 @@ mod tests {
         c.line("/d", "a\0b", 1, 5);
         c.line("/e", "a\nb", 1, 5);
         c.paragraph("/f", "a\nb", 1, 5);
+        c.line("/g", "ab\u{202E}cd", 1, 9);
+        c.paragraph("/h", "a\u{2028}b", 1, 9);
+        c.line("/i", "zero\u{200B}width", 1, 20);
+        c.line("/j", "Société Générale", 1, 20);
         let e = c.finish().unwrap_err();
         let pointers: Vec<_> = e.errors.iter().map(|f| f.pointer.as_str()).collect();
-        assert_eq!(pointers, ["/b", "/c", "/d", "/e"]);
+        assert_eq!(pointers, ["/b", "/c", "/d", "/e", "/g", "/h", "/i"]);
+        assert!(!is_email("achats\u{202E}@nmh.fr"));
+        assert!(!is_email("achats@nmh\u{2029}.fr"));
+        assert!(is_email("achats@nmh.fr"));
     }
 
     proptest! {

@@ -8,12 +8,13 @@ pub mod domain;
 pub mod routes;
 pub mod store;
 
-use std::future::Future;
-use std::pin::Pin;
+use std::future::{ready, Ready};
 
-use actix_web::dev::Payload;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, ResponseError};
 pub use domain::{Principal, Role};
 
 use crate::error::ApiError;
@@ -186,45 +187,76 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, ApiError> {
     Ok(token)
 }
 
-/// Authenticates the request: the bearer token is hashed and looked up on a blocking thread.
-/// Missing or unknown → 401.
-fn authenticate(req: &HttpRequest) -> impl Future<Output = Result<Caller, ApiError>> {
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let header = req
-        .headers()
-        .get(AUTHORIZATION)
-        .map(|v| v.to_str().map(str::to_owned));
-    async move {
-        let state =
-            state.ok_or_else(|| ApiError::internal("application state is not configured"))?;
-        let header = match header {
-            None => None,
-            Some(Ok(h)) => Some(h),
-            Some(Err(_)) => {
-                return Err(ApiError::unauthenticated(
-                    "the Authorization header is not valid text",
-                ))
+/// Authenticates the request: the bearer token is hashed and looked up on a blocking thread
+/// (unknown, revoked or expired → 401).
+async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal("application state is not configured"))?;
+    let header = match req.headers().get(AUTHORIZATION).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(h)) => Some(h.to_owned()),
+        Some(Err(_)) => {
+            return Err(ApiError::unauthenticated(
+                "the Authorization header is not valid text",
+            ))
+        }
+    };
+    let hash = domain::hash_token(bearer_token(header.as_deref())?);
+    let now = state.clock.now();
+    let found = state
+        .db
+        .read(move |conn| store::find_caller(conn, &hash, now))
+        .await?
+        .ok_or_else(|| ApiError::unauthenticated("unknown, revoked or expired token"))?;
+    if found.stale_last_use {
+        // Recorded at most once a minute per token, off the request's own path: a lost
+        // update only delays the next one.
+        let (db, id) = (state.db.clone(), found.caller.token_id);
+        actix_web::rt::spawn(async move {
+            let touched: Result<usize, ApiError> =
+                db.write(move |conn| store::touch(conn, id, now)).await;
+            if let Err(e) = touched {
+                tracing::debug!(error = %e, "last_used_at not recorded");
             }
-        };
-        let hash = domain::hash_token(bearer_token(header.as_deref())?);
-        state
-            .db
-            .read(move |conn| store::find_caller(conn, &hash))
-            .await?
-            .ok_or_else(|| ApiError::unauthenticated("unknown or revoked token"))
+        });
+    }
+    Ok(found.caller)
+}
+
+/// Middleware of `/api/v1`: every route there needs a token, so the request is authenticated
+/// here, before any body is read; the caller is left in the request's extensions for the
+/// role extractors. Missing, unknown, revoked or expired → 401 at once.
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    match authenticate(req.request()).await {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            next.call(req)
+                .await
+                .map(ServiceResponse::map_into_boxed_body)
+        }
+        Err(e) => Ok(req.into_response(e.error_response())),
     }
 }
 
-/// Implements `FromRequest` for role extractors: authenticate (401), then check the role (403).
+/// Implements `FromRequest` for role extractors: the caller authenticated by [`middleware`]
+/// (401 if there is none), then the role check (403).
 macro_rules! role_extractors {
     ($($ty:ty),*) => {$(
         impl FromRequest for $ty {
             type Error = ApiError;
-            type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+            type Future = Ready<Result<Self, ApiError>>;
 
             fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-                let caller = authenticate(req);
-                Box::pin(async move { <$ty as FromCaller>::from_caller(caller.await?) })
+                let caller = req.extensions().get::<Caller>().copied();
+                ready(match caller {
+                    Some(c) => <$ty as FromCaller>::from_caller(c),
+                    None => Err(ApiError::unauthenticated("an Authorization: Bearer token is required")),
+                })
             }
         }
     )*};

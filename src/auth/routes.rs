@@ -1,14 +1,16 @@
-//! `POST /api/v1/tokens`.
+//! `POST /api/v1/tokens`, `GET /api/v1/tokens`, `DELETE /api/v1/tokens/{id}` (admin).
 
-use actix_web::{post, web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::store::{self, TokenSpec};
+use super::store::{self, TokenInfo, TokenSpec};
 use super::{Admin, Role};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
+use crate::idempotency::{Idempotency, Secret};
 use crate::ids::{SupplierId, TokenId};
+use crate::pagination::{ListQuery, NoFilter, PageQuery, Paginated};
 use crate::state::AppState;
 
 /// Body of `POST /api/v1/tokens`.
@@ -23,6 +25,9 @@ pub struct CreateToken {
     pub supplier_id: Option<SupplierId>,
     /// Who holds the token.
     pub name: String,
+    /// Optional RFC 3339 instant after which the token stops working (in the future, at most
+    /// `limits.max_years_ahead` years ahead).
+    pub expires_at: Option<String>,
 }
 
 /// A created token. `token` is shown this once and never stored in clear.
@@ -42,43 +47,114 @@ pub struct TokenCreated {
     pub supplier_id: Option<SupplierId>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// When it stops working, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// Creates an API token (admin).
+/// Creates an API token (admin). The secret is in this response only: a retry with the same
+/// `Idempotency-Key` gets 409 `idempotent_replay_unavailable`, never the secret again.
 #[utoipa::path(
     tag = "tokens",
     request_body = CreateToken,
     responses(
         (status = 201, description = "token created; shown once", body = TokenCreated),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, description = "idempotent_replay_unavailable", body = Problem),
+        (status = 422, body = Problem)
     ),
     security(("bearer" = []))
 )]
 #[post("/tokens")]
 pub async fn create_token(
     state: web::Data<AppState>,
-    _admin: Admin,
+    admin: Admin,
+    idem: Idempotency,
     body: ApiJson<CreateToken>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
+    let now = state.clock.now();
+    let expires_at = match body.expires_at.as_deref() {
+        None => None,
+        Some(raw) => {
+            let t = crate::dates::parse_instant(raw).ok_or_else(|| {
+                ApiError::invalid_field(
+                    "/expires_at",
+                    "must be an RFC 3339 date-time with offset in the years 2000 to 2199",
+                )
+            })?;
+            crate::dates::check_future(t, now, state.settings.limits.max_years_ahead)
+                .map_err(|m| ApiError::invalid_field("/expires_at", m))?;
+            Some(t)
+        }
+    };
     let spec = TokenSpec {
         role: body.role,
         member_code: body.member_code.clone(),
         supplier_id: body.supplier_id,
         name: body.name.trim().to_owned(),
+        expires_at,
     };
-    let now = state.clock.now();
-    let created = state
+    let token = admin.caller.token_id;
+    let reply = state
         .db
-        .write(move |conn| store::create(conn, &spec, now))
+        .write(move |conn| {
+            crate::idempotency::once(conn, token, idem, now, Secret::Yes, |conn| {
+                let created = store::create(conn, &spec, now)?;
+                Ok(TokenCreated {
+                    id: created.id,
+                    token: created.token,
+                    role: spec.role,
+                    name: spec.name.clone(),
+                    member_code: spec.member_code.clone(),
+                    supplier_id: spec.supplier_id,
+                    created_at: created.created_at,
+                    expires_at: spec
+                        .expires_at
+                        .map(|t| crate::db::types::DbTime::new(t).get()),
+                })
+            })
+        })
         .await?;
-    Ok(HttpResponse::Created().json(TokenCreated {
-        id: created.id,
-        token: created.token,
-        role: body.role,
-        name: body.name.trim().to_owned(),
-        member_code: body.member_code,
-        supplier_id: body.supplier_id,
-        created_at: created.created_at,
-    }))
+    Ok(reply.created())
+}
+
+/// Lists API tokens (admin): names, roles, bindings, expiry, revocation, last use — never a
+/// secret.
+#[utoipa::path(
+    tag = "tokens",
+    params(PageQuery),
+    responses((status = 200, body = Paginated<TokenInfo>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/tokens")]
+pub async fn list_tokens(
+    state: web::Data<AppState>,
+    _admin: Admin,
+    query: ListQuery<NoFilter>,
+) -> Result<HttpResponse, ApiError> {
+    let page = query.page;
+    let rows = state.db.read(move |conn| store::list(conn, page)).await?;
+    Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page, |t| t.id)))
+}
+
+/// Revokes an API token (admin): from the next request on, on every instance, it gets 401.
+/// Revoking a revoked token changes nothing.
+#[utoipa::path(
+    tag = "tokens",
+    params(("id" = Uuid, Path, description = "token id")),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[delete("/tokens/{id}")]
+pub async fn revoke_token(
+    state: web::Data<AppState>,
+    _admin: Admin,
+    id: web::Path<TokenId>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, now) = (id.into_inner(), state.clock.now());
+    state
+        .db
+        .write(move |conn| store::revoke(conn, id, now))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

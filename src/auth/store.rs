@@ -9,6 +9,7 @@ use crate::db::types::DbTime;
 use crate::db::{DbConn, MultiBackend};
 use crate::error::{ApiError, FieldError};
 use crate::ids::{MemberId, SupplierId, TokenId};
+use crate::pagination::{keyset, Page};
 use crate::schema::api_tokens;
 
 /// What a new token is for (API body and CLI arguments).
@@ -22,6 +23,8 @@ pub struct TokenSpec {
     pub supplier_id: Option<SupplierId>,
     /// Label, e.g. the person or script holding the token.
     pub name: String,
+    /// When the token stops working (already checked against the accepted range).
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// A token just created: the only moment its plain text exists.
@@ -39,17 +42,18 @@ pub struct CreatedToken {
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = api_tokens)]
 #[diesel(check_for_backend(MultiBackend))]
-struct TokenRow {
+struct CallerRow {
     id: TokenId,
     role: Role,
     member_id: Option<MemberId>,
     supplier_id: Option<SupplierId>,
+    last_used_at: Option<DbTime>,
 }
 
-impl TryFrom<TokenRow> for Caller {
+impl TryFrom<CallerRow> for Caller {
     type Error = ApiError;
 
-    fn try_from(r: TokenRow) -> Result<Self, ApiError> {
+    fn try_from(r: CallerRow) -> Result<Self, ApiError> {
         let principal =
             Principal::from_parts(r.role, r.member_id, r.supplier_id).ok_or_else(|| {
                 ApiError::internal(format!("token {} has an inconsistent binding", r.id))
@@ -73,17 +77,143 @@ struct NewTokenRow<'a> {
     supplier_id: Option<SupplierId>,
     token_hash: &'a str,
     created_at: DbTime,
+    expires_at: Option<DbTime>,
 }
 
-/// Looks a token up by its hash.
-pub fn find_caller(conn: &mut DbConn, hash: &str) -> Result<Option<Caller>, ApiError> {
-    api_tokens::table
+/// How often `last_used_at` is written at most, per token.
+pub const LAST_USE_PRECISION: chrono::Duration = chrono::Duration::minutes(1);
+
+/// A token found by authentication.
+#[derive(Debug, Clone, Copy)]
+pub struct Found {
+    /// Who calls.
+    pub caller: Caller,
+    /// True when `last_used_at` is older than [`LAST_USE_PRECISION`] (or unset).
+    pub stale_last_use: bool,
+}
+
+/// Looks a live token up by its hash: not revoked, not expired at `now`.
+pub fn find_caller(
+    conn: &mut DbConn,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Found>, ApiError> {
+    let row: Option<CallerRow> = api_tokens::table
         .filter(api_tokens::token_hash.eq(hash))
+        .filter(api_tokens::revoked_at.is_null())
+        .filter(
+            api_tokens::expires_at
+                .is_null()
+                .or(api_tokens::expires_at.gt(DbTime::new(now))),
+        )
+        .select(CallerRow::as_select())
+        .first(conn)
+        .optional()?;
+    row.map(|r| {
+        let stale_last_use = r
+            .last_used_at
+            .is_none_or(|t| now - t.get() >= LAST_USE_PRECISION);
+        Caller::try_from(r).map(|caller| Found {
+            caller,
+            stale_last_use,
+        })
+    })
+    .transpose()
+}
+
+/// Records a use of token `id` at `now`, unless one was recorded less than a minute before
+/// (a conditional update, so concurrent requests write it once).
+pub fn touch(conn: &mut DbConn, id: TokenId, now: DateTime<Utc>) -> Result<usize, ApiError> {
+    let before = DbTime::new(now - LAST_USE_PRECISION);
+    Ok(diesel::update(
+        api_tokens::table.filter(api_tokens::id.eq(id)).filter(
+            api_tokens::last_used_at
+                .is_null()
+                .or(api_tokens::last_used_at.le(before)),
+        ),
+    )
+    .set(api_tokens::last_used_at.eq(Some(DbTime::new(now))))
+    .execute(conn)?)
+}
+
+/// A token as `GET /api/v1/tokens` and `tenderpool token list` show it: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct TokenInfo {
+    /// Id.
+    pub id: TokenId,
+    /// Label.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Bound member, if any.
+    pub member_id: Option<MemberId>,
+    /// Bound supplier, if any.
+    pub supplier_id: Option<SupplierId>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// When it stops working, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Last use, to the minute.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = api_tokens)]
+#[diesel(check_for_backend(MultiBackend))]
+struct TokenRow {
+    id: TokenId,
+    name: String,
+    role: Role,
+    member_id: Option<MemberId>,
+    supplier_id: Option<SupplierId>,
+    created_at: DbTime,
+    expires_at: Option<DbTime>,
+    revoked_at: Option<DbTime>,
+    last_used_at: Option<DbTime>,
+}
+
+impl From<TokenRow> for TokenInfo {
+    fn from(r: TokenRow) -> Self {
+        TokenInfo {
+            id: r.id,
+            name: r.name,
+            role: r.role,
+            member_id: r.member_id,
+            supplier_id: r.supplier_id,
+            created_at: r.created_at.get(),
+            expires_at: r.expires_at.map(DbTime::get),
+            revoked_at: r.revoked_at.map(DbTime::get),
+            last_used_at: r.last_used_at.map(DbTime::get),
+        }
+    }
+}
+
+/// One page of tokens in creation order (admin: the handler's extractor; the CLI).
+pub fn list(conn: &mut DbConn, page: Page) -> Result<Vec<TokenInfo>, ApiError> {
+    let q = api_tokens::table.select(TokenRow::as_select()).into_boxed();
+    let rows: Vec<TokenRow> = keyset(q, api_tokens::id, page).load(conn)?;
+    Ok(rows.into_iter().map(TokenInfo::from).collect())
+}
+
+/// Revokes token `id` at `now` (a second revocation keeps the first date); 404 if unknown.
+/// Takes effect on the next request on every instance: authentication reads the table.
+pub fn revoke(conn: &mut DbConn, id: TokenId, now: DateTime<Utc>) -> Result<TokenInfo, ApiError> {
+    diesel::update(
+        api_tokens::table
+            .filter(api_tokens::id.eq(id))
+            .filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(Some(DbTime::new(now))))
+    .execute(conn)?;
+    api_tokens::table
+        .filter(api_tokens::id.eq(id))
         .select(TokenRow::as_select())
         .first(conn)
         .optional()?
-        .map(Caller::try_from)
-        .transpose()
+        .map(TokenInfo::from)
+        .ok_or_else(|| ApiError::not_found("token"))
 }
 
 /// Checks the binding of `spec`, stores the token's hash and returns the token once.
@@ -159,6 +289,7 @@ pub fn create(
             supplier_id,
             token_hash: &hash,
             created_at,
+            expires_at: spec.expires_at.map(DbTime::new),
         })
         .execute(conn)?;
     Ok(CreatedToken {

@@ -8,6 +8,7 @@ use super::store;
 use crate::auth::{Caller, Lead, Staff};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
+use crate::idempotency::{once, Idempotency, Secret};
 use crate::ids::{CampaignId, GroupId};
 use crate::needs::aggregation::{Aggregation, Level};
 use crate::pagination::{ListQuery, PageQuery, Paginated};
@@ -31,21 +32,26 @@ pub async fn open_campaign(
     state: web::Data<AppState>,
     lead: Lead,
     id: web::Path<GroupId>,
+    idem: Idempotency,
     body: ApiJson<CreateCampaign>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let new = body.into_inner()?.parse(now)?;
+    let new = body
+        .into_inner()?
+        .parse(now, state.settings.limits.max_years_ahead)?;
     let group = id.into_inner();
     let domain = crate::notifications::domain::sender_domain(&state.settings.mail.from);
-    let campaign = state
+    let reply = state
         .db
         .write(move |conn| {
-            let campaign = store::insert(conn, lead.member, group, &new, now)?;
-            super::notices::enqueue_opened(conn, &campaign, &domain, now)?;
-            Ok::<_, ApiError>(campaign)
+            once(conn, lead.caller.token_id, idem, now, Secret::No, |conn| {
+                let campaign = store::insert(conn, lead.member, group, &new, now)?;
+                super::notices::enqueue_opened(conn, &campaign, &domain, now)?;
+                Ok(campaign)
+            })
         })
         .await?;
-    Ok(HttpResponse::Created().json(campaign))
+    Ok(reply.created())
 }
 
 /// Filters of `GET /api/v1/campaigns`.

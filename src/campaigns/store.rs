@@ -160,6 +160,31 @@ pub fn list(
     Ok(rows.into_iter().map(|r| r.into_view(now)).collect())
 }
 
+/// How a transaction holds a campaign row until it ends (PostgreSQL; SQLite writers take turns
+/// anyway).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Changing one of its needs: many at once, but not while it closes.
+    Shared,
+    /// Closing it: waits for the need changes under way, and later ones see it closed.
+    Exclusive,
+}
+
+/// Locks campaign `id` for the rest of the caller's transaction, so that a need submitted
+/// while the campaign is being closed either commits before the close or sees it closed.
+pub fn hold(conn: &mut DbConn, id: CampaignId, mode: Hold) -> QueryResult<()> {
+    crate::db::lock_on_postgres(conn, |pg| {
+        let row = campaigns::table
+            .filter(campaigns::id.eq(id))
+            .select(campaigns::id);
+        let _: Vec<CampaignId> = match mode {
+            Hold::Shared => row.for_share().load(pg)?,
+            Hold::Exclusive => row.for_update().load(pg)?,
+        };
+        Ok(())
+    })
+}
+
 /// Closes a campaign early (lead). Already closed or frozen: unchanged. The update is
 /// conditional on the stored status, so concurrent closes change the row once.
 pub fn close(
@@ -168,6 +193,7 @@ pub fn close(
     id: CampaignId,
     now: DateTime<Utc>,
 ) -> Result<Campaign, ApiError> {
+    hold(conn, id, Hold::Exclusive)?;
     let campaign = get_led(conn, lead_member, id, now)?;
     if campaign.status != CampaignStatus::Open {
         return Ok(campaign);

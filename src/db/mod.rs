@@ -100,6 +100,19 @@ impl Target {
     }
 }
 
+/// The PostgreSQL URL with `gssencmode=disable` added unless it sets `gssencmode` itself:
+/// libpq otherwise tries GSSAPI encryption first, and libkrb5 can abort a multi-threaded
+/// process while connections are being opened (diesel issue 3226).
+pub fn without_gssapi(url: &str) -> String {
+    if url.contains("gssencmode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&gssencmode=disable")
+    } else {
+        format!("{url}?gssencmode=disable")
+    }
+}
+
 /// r2d2 manager that opens the backend chosen by [`Target`] and applies SQLite's settings.
 #[derive(Debug, Clone)]
 pub struct Manager {
@@ -113,7 +126,7 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<DbConn, ConnectionError> {
         match &self.target {
-            Target::Postgres(url) => PgConnection::establish(url).map(DbConn::Pg),
+            Target::Postgres(url) => PgConnection::establish(&without_gssapi(url)).map(DbConn::Pg),
             Target::Sqlite(path) => {
                 let path = path.to_string_lossy();
                 let mut conn = SqliteConnection::establish(&path)?;
@@ -302,6 +315,19 @@ pub fn lock_due_outbox(
     }
 }
 
+/// Runs `f` on PostgreSQL only, for row locks taken inside a write transaction (`FOR SHARE`,
+/// `FOR UPDATE`). SQLite needs none: the `BEGIN IMMEDIATE` of [`write_tx`] already makes
+/// writers take turns.
+pub fn lock_on_postgres(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut PgConnection) -> diesel::QueryResult<()>,
+) -> diesel::QueryResult<()> {
+    match conn {
+        DbConn::Pg(c) => f(c),
+        DbConn::Sqlite(_) => Ok(()),
+    }
+}
+
 /// The unique constraint that `e` violated, named as PostgreSQL names it by default:
 /// `{table}_{column}[_{column}…]_key` (e.g. `members_code_key`). PostgreSQL reports the name;
 /// SQLite reports `UNIQUE constraint failed: members.code`, which is turned into the same
@@ -387,5 +413,21 @@ mod tests {
         for bad in ["postgres:nobody", "mysql://x", "", "sqlite://", "http://x"] {
             assert!(Target::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn postgres_connections_disable_gssapi_unless_the_url_chooses() {
+        assert_eq!(
+            without_gssapi("postgres://u@h/db"),
+            "postgres://u@h/db?gssencmode=disable"
+        );
+        assert_eq!(
+            without_gssapi("postgres://u@h/db?sslmode=require"),
+            "postgres://u@h/db?sslmode=require&gssencmode=disable"
+        );
+        assert_eq!(
+            without_gssapi("postgres://u@h/db?gssencmode=prefer"),
+            "postgres://u@h/db?gssencmode=prefer"
+        );
     }
 }

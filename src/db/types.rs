@@ -280,6 +280,14 @@ impl FromSql<sql::Ts, Pg> for DbTime {
 
 impl ToSql<sql::Ts, Sqlite> for DbTime {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        // The fixed-width text form (and reading it back) needs a four-digit year: anything
+        // else is refused here rather than stored as text that could not be read again.
+        let year = chrono::Datelike::year(&self.0);
+        if !(0..=9999).contains(&year) {
+            return Err(
+                format!("instant {} is outside the storable years 0000-9999", self.0).into(),
+            );
+        }
         out.set_value(sqlite_time_text(self.0));
         Ok(IsNull::No)
     }

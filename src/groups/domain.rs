@@ -67,26 +67,34 @@ impl CreateGroup {
     pub fn parse(&self) -> Result<NewGroup, ApiError> {
         let mut c = Checks::new();
         let name = c.line("/name", &self.name, 1, 200);
+        // Lengths first: no per-entry work on an oversized list.
+        let members_ok = (2..=MAX_MEMBERS).contains(&self.members.len());
+        c.check(members_ok, "/members", "must list 2 to 50 member codes");
+        let ceilings_ok = self.budget_ceilings.len() <= MAX_MEMBERS;
         c.check(
-            (2..=MAX_MEMBERS).contains(&self.members.len()),
-            "/members",
-            "must list 2 to 50 member codes",
+            ceilings_ok,
+            "/budget_ceilings",
+            "must name at most 50 members",
         );
+        if !(members_ok && ceilings_ok) {
+            return Err(c.into_error());
+        }
+        let mut seen = std::collections::HashSet::with_capacity(self.members.len());
         for (i, code) in self.members.iter().enumerate() {
             if !is_member_code(code) {
                 c.add(format!("/members/{i}"), "is not a member code");
-            } else if self.members[..i].contains(code) {
+            } else if !seen.insert(code.as_str()) {
                 c.add(format!("/members/{i}"), "is listed twice");
             }
         }
         c.check(
-            self.members.contains(&self.coordinator),
+            seen.contains(self.coordinator.as_str()),
             "/coordinator",
             "must be one of the group's members",
         );
         for code in self.budget_ceilings.keys() {
             c.check(
-                self.members.contains(code),
+                seen.contains(code.as_str()),
                 &format!("/budget_ceilings/{code}"),
                 "names a member that is not in the group",
             );

@@ -5,10 +5,6 @@ use sha2::{Digest, Sha256};
 /// How long the first response to a key is kept and replayed.
 pub const RETENTION: chrono::Duration = chrono::Duration::hours(24);
 
-/// After this long, a request still marked in progress is taken to have died (the process
-/// crashed) and its key may be used again.
-pub const ABANDONED_AFTER: chrono::Duration = chrono::Duration::minutes(5);
-
 /// Longest accepted key.
 pub const MAX_KEY_LEN: usize = 255;
 
@@ -27,11 +23,6 @@ pub fn fingerprint(method: &str, path_and_query: &str, body: &[u8]) -> String {
     h.update(b"\n");
     h.update(body);
     hex::encode(h.finalize())
-}
-
-/// The caller a key belongs to: SHA-256 (hex) of its Authorization header (or of nothing).
-pub fn scope(authorization: Option<&[u8]>) -> String {
-    hex::encode(Sha256::digest(authorization.unwrap_or(b"")))
 }
 
 #[cfg(test)]
@@ -55,6 +46,5 @@ mod tests {
         assert_ne!(a, fingerprint("POST", "/api/v1/suppliers", b"{}"));
         assert_ne!(a, fingerprint("POST", "/api/v1/members", b"{ }"));
         assert_ne!(a, fingerprint("PUT", "/api/v1/members", b"{}"));
-        assert_ne!(scope(Some(b"Bearer a")), scope(Some(b"Bearer b")));
     }
 }

@@ -1,26 +1,42 @@
-//! `Idempotency-Key` for writes: a POST carrying the header is run once per caller and key;
-//! the same key with the same request within 24 h gets the first response again (with
-//! `Idempotent-Replayed: true`) instead of acting twice.
+//! `Idempotency-Key` for the writes that create something (tokens, members, suppliers, groups,
+//! campaigns, needs): the same caller, key and request within 24 h gets the first response again
+//! (with `Idempotent-Replayed: true`) instead of acting twice.
 //!
-//! - Only successful (2xx) responses are kept: after an error the client may fix its request
-//!   and retry with the same key.
-//! - The same key with another method, path or body is refused with 422
-//!   `idempotency_key_reused`; while the first request runs, 409 `idempotency_key_in_use`.
-//! - Records live in the database, so every instance behind a load balancer sees them.
+//! - The request is authenticated first (the `/api/v1` auth middleware runs before this one): a
+//!   revoked token gets 401, never a replay. Keys are scoped by the caller's **token id**, not
+//!   by the header's spelling.
+//! - [`middleware`] only validates the key (400 `invalid_idempotency_key`) and fingerprints the
+//!   request (method, path and query, body). The record is read and written by [`once`]
+//!   **inside the handler's own transaction**: the change and its record commit together or
+//!   not at all, so a crash can never leave one without the other.
+//! - Only successful responses are kept: after an error nothing is recorded (the transaction
+//!   rolled back) and the client may fix its request and retry with the same key.
+//! - The same key with another request → 422 `idempotency_key_reused`. Two requests racing
+//!   with one key: one acts, the other's transaction is rolled back and it gets 409
+//!   `idempotency_key_in_use` (a retry then gets the replay).
+//! - A response carrying a secret (a new token) is never stored: its record keeps no body, and a
+//!   retry gets 409 `idempotent_replay_unavailable` (the token was created; its secret was shown
+//!   once).
+//! - Records older than 24 h are deleted by the background worker ([`store::purge`]).
 
 pub mod domain;
 pub mod store;
 
-use actix_web::body::{self, BoxBody, MessageBody};
+use std::future::{ready, Ready};
+
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::HttpMessage;
-use actix_web::{web, HttpResponse, ResponseError};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
+use serde::Serialize;
 
+use crate::db::DbConn;
 use crate::error::ApiError;
+use crate::ids::TokenId;
 use crate::state::AppState;
 use store::{Begin, Stored};
 
@@ -29,27 +45,144 @@ pub const HEADER: &str = "idempotency-key";
 /// The header marking a replayed response.
 pub const REPLAYED: &str = "idempotent-replayed";
 
+/// A validated key and the fingerprint of the request that carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyedRequest {
+    /// The client's key.
+    pub key: String,
+    /// SHA-256 of method, path with query, and body.
+    pub fingerprint: String,
+}
+
+/// The `Idempotency-Key` of a request, if it carried one (extractor).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Idempotency(pub Option<KeyedRequest>);
+
+impl FromRequest for Idempotency {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(Idempotency(
+            req.extensions().get::<KeyedRequest>().cloned(),
+        )))
+    }
+}
+
+/// Whether a response may be stored for replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secret {
+    /// It carries a secret shown once (a token): keep no copy.
+    Yes,
+    /// It may be kept and replayed.
+    No,
+}
+
+/// What a keyed write answers: its own fresh response, or the first one replayed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    body: String,
+    replayed: bool,
+}
+
+impl Reply {
+    /// The answer as `201 Created` (the status of every write that creates).
+    pub fn created(self) -> HttpResponse {
+        let mut res = HttpResponse::Created();
+        res.insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")));
+        if self.replayed {
+            res.insert_header((
+                HeaderName::from_static(REPLAYED),
+                HeaderValue::from_static("true"),
+            ));
+        }
+        res.body(self.body)
+    }
+}
+
+/// Runs the change `f` once per (caller's token, key, request), inside the caller's write
+/// transaction on `conn`: replays the first response of the same request, refuses another
+/// request under the same key, else runs `f` and records its response in the same
+/// transaction. Without a key, just runs `f`.
+pub fn once<T, F>(
+    conn: &mut DbConn,
+    token: TokenId,
+    idem: Idempotency,
+    now: DateTime<Utc>,
+    secret: Secret,
+    f: F,
+) -> Result<Reply, ApiError>
+where
+    T: Serialize,
+    F: FnOnce(&mut DbConn) -> Result<T, ApiError>,
+{
+    let fresh = |value: &T| {
+        serde_json::to_string(value)
+            .map_err(ApiError::internal)
+            .map(|body| Reply {
+                body,
+                replayed: false,
+            })
+    };
+    let Some(keyed) = idem.0 else {
+        return fresh(&f(conn)?);
+    };
+    match store::begin(conn, token, &keyed, now)? {
+        Begin::Replay(Stored::Response { body }) => {
+            return Ok(Reply {
+                body,
+                replayed: true,
+            })
+        }
+        Begin::Replay(Stored::Redacted) => {
+            return Err(ApiError::conflict(
+                "idempotent_replay_unavailable",
+                "this Idempotency-Key already created a token; its secret was shown once and is \
+                 not kept (list tokens to find it, or revoke it and create another)",
+            ))
+        }
+        Begin::Mismatch => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used with a different request",
+            ))
+        }
+        Begin::Fresh => {}
+    }
+    // Reserve the key before acting: a concurrent request with the same key waits on it
+    // (PostgreSQL) and then fails with 409 instead of racing the change itself.
+    let record = store::reserve(conn, token, &keyed, now)?;
+    let value = f(conn)?;
+    let reply = fresh(&value)?;
+    let kept = match secret {
+        Secret::No => Stored::Response {
+            body: reply.body.clone(),
+        },
+        Secret::Yes => Stored::Redacted,
+    };
+    store::complete(conn, record, &kept)?;
+    Ok(reply)
+}
+
 fn answer(req: ServiceRequest, err: ApiError) -> ServiceResponse<BoxBody> {
     req.into_response(err.error_response())
 }
 
-/// The middleware (see the module documentation).
+/// The middleware (see the module documentation): validates the key of a POST and
+/// fingerprints the request for [`once`]. It runs after authentication, so the body is read
+/// only for a known caller, within the configured limit.
 pub async fn middleware(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let Some(raw_key) = req.headers().get(HEADER).cloned() else {
+    let raw_key = req.headers().get(HEADER).cloned();
+    let Some(raw_key) = raw_key.filter(|_| req.method() == Method::POST) else {
         return next
             .call(req)
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    if req.method() != Method::POST {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_boxed_body);
-    }
     let key = match raw_key.to_str() {
         Ok(k) if domain::valid_key(k) => k.to_owned(),
         _ => {
@@ -90,91 +223,10 @@ pub async fn middleware(
         .path_and_query()
         .map_or_else(|| req.path().to_owned(), |p| p.as_str().to_owned());
     let fingerprint = domain::fingerprint(req.method().as_str(), &path, &bytes);
-    let scope = domain::scope(req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes));
     req.set_payload(Payload::from(bytes));
-
-    let now = state.clock.now();
-    let (s, k, f) = (scope.clone(), key.clone(), fingerprint.clone());
-    let begun = match state
-        .db
-        .write(move |conn| store::begin(conn, &s, &k, &f, now))
+    req.extensions_mut()
+        .insert(KeyedRequest { key, fingerprint });
+    next.call(req)
         .await
-    {
-        Ok(b) => b,
-        Err(e) => return Ok(answer(req, e)),
-    };
-    let record = match begun {
-        Begin::Proceed(id) => id,
-        Begin::Replay(stored) => {
-            let mut res =
-                HttpResponse::build(StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK));
-            res.insert_header((CONTENT_TYPE, stored.content_type));
-            res.insert_header((
-                HeaderName::from_static(REPLAYED),
-                HeaderValue::from_static("true"),
-            ));
-            return Ok(req.into_response(res.body(stored.body)));
-        }
-        Begin::Mismatch => {
-            let err = ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "this Idempotency-Key was already used with a different request",
-            );
-            return Ok(answer(req, err));
-        }
-        Begin::InProgress => {
-            return Ok(answer(
-                req,
-                ApiError::conflict(
-                    "idempotency_key_in_use",
-                    "a request with this Idempotency-Key is in progress",
-                ),
-            ));
-        }
-    };
-
-    let res = match next.call(req).await {
-        Ok(res) => res,
-        Err(e) => {
-            let _ = state
-                .db
-                .write(move |conn| store::abandon(conn, record))
-                .await;
-            return Err(e);
-        }
-    };
-    let (req, res) = res.into_parts();
-    let (head, body) = res.into_parts();
-    let body = body::to_bytes(body)
-        .await
-        .map_err(|e| ApiError::internal(format!("response body: {}", e.into())))?;
-    if head.status().is_success() {
-        let stored = Stored {
-            status: head.status().as_u16(),
-            content_type: head
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("application/json")
-                .to_owned(),
-            body: String::from_utf8_lossy(&body).into_owned(),
-        };
-        if let Err(e) = state
-            .db
-            .write(move |conn| store::finish(conn, record, &stored))
-            .await
-        {
-            tracing::warn!(error = %e, "idempotency record not kept");
-        }
-    } else {
-        let _ = state
-            .db
-            .write(move |conn| store::abandon(conn, record))
-            .await;
-    }
-    Ok(ServiceResponse::new(
-        req,
-        head.set_body(body).map_into_boxed_body(),
-    ))
+        .map(ServiceResponse::map_into_boxed_body)
 }

@@ -1,47 +1,49 @@
-//! Idempotency record queries.
+//! Idempotency record queries, run inside the transaction of the change they protect.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::domain::{ABANDONED_AFTER, RETENTION};
+use super::domain::RETENTION;
+use super::KeyedRequest;
 use crate::db::types::DbTime;
 use crate::db::{DbConn, MultiBackend};
 use crate::error::{ApiError, OnUnique};
-use crate::ids::IdempotencyRecordId;
+use crate::ids::{IdempotencyRecordId, TokenId};
 use crate::schema::idempotency_records as rec;
 
 crate::stored_enum! {
     /// State of an idempotency record.
     pub enum RecordState {
-        /// The first request with the key is running.
+        /// Reserved by a change not yet committed (never visible to another transaction).
         InProgress,
-        /// Its response is kept for replays.
+        /// The first response is kept for replays.
         Done,
+        /// The first response carried a secret: nothing of it is kept.
+        Redacted,
     }
 }
 
-/// A stored first response.
+/// What is kept of a first response.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stored {
-    /// HTTP status.
-    pub status: u16,
-    /// Content type.
-    pub content_type: String,
-    /// Body.
-    pub body: String,
+pub enum Stored {
+    /// The body, replayed as it was.
+    Response {
+        /// JSON body.
+        body: String,
+    },
+    /// Nothing: it carried a secret.
+    Redacted,
 }
 
 /// What to do with a request carrying a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Begin {
-    /// First use: run the request; the record id to finish or abandon.
-    Proceed(IdempotencyRecordId),
+    /// First use (or the last use is over 24 h old): run the change.
+    Fresh,
     /// Seen before with the same request: answer this.
     Replay(Stored),
     /// Seen before with another request.
     Mismatch,
-    /// The first request with this key is still running.
-    InProgress,
 }
 
 #[derive(Queryable, Selectable)]
@@ -51,8 +53,6 @@ struct RecordRow {
     id: IdempotencyRecordId,
     fingerprint: String,
     state: RecordState,
-    response_status: Option<i64>,
-    response_content_type: Option<String>,
     response_body: Option<String>,
     created_at: DbTime,
 }
@@ -62,105 +62,90 @@ struct RecordRow {
 #[diesel(check_for_backend(MultiBackend))]
 struct NewRecordRow<'a> {
     id: IdempotencyRecordId,
-    scope: &'a str,
+    scope: String,
     idem_key: &'a str,
     fingerprint: &'a str,
     state: RecordState,
     created_at: DbTime,
 }
 
-fn insert(
-    conn: &mut DbConn,
-    scope: &str,
-    key: &str,
-    fingerprint: &str,
-    now: DateTime<Utc>,
-) -> Result<IdempotencyRecordId, ApiError> {
-    let row = NewRecordRow {
-        id: IdempotencyRecordId::new(),
-        scope,
-        idem_key: key,
-        fingerprint,
-        state: RecordState::InProgress,
-        created_at: DbTime::new(now),
-    };
-    diesel::insert_into(rec::table)
-        .values(&row)
-        .execute(conn)
-        // Another request with this key got in first (concurrent retry).
-        .on_unique("idempotency_records_scope_idem_key_key", || {
-            ApiError::conflict(
-                "idempotency_key_in_use",
-                "a request with this Idempotency-Key is in progress",
-            )
-        })?;
-    Ok(row.id)
-}
-
-/// Looks the key up and reserves it when it is free. Call inside a write transaction.
+/// Looks the caller's key up. A record over 24 h old is deleted and the key is fresh again.
 pub fn begin(
     conn: &mut DbConn,
-    scope: &str,
-    key: &str,
-    fingerprint: &str,
+    token: TokenId,
+    keyed: &KeyedRequest,
     now: DateTime<Utc>,
 ) -> Result<Begin, ApiError> {
     let existing: Option<RecordRow> = rec::table
-        .filter(rec::scope.eq(scope))
-        .filter(rec::idem_key.eq(key))
+        .filter(rec::scope.eq(token.to_string()))
+        .filter(rec::idem_key.eq(&keyed.key))
         .select(RecordRow::as_select())
         .first(conn)
         .optional()?;
     let Some(row) = existing else {
-        return Ok(Begin::Proceed(insert(conn, scope, key, fingerprint, now)?));
+        return Ok(Begin::Fresh);
     };
-    let age = now - row.created_at.get();
-    let stale = if row.state == RecordState::Done {
-        age >= RETENTION
-    } else {
-        age >= ABANDONED_AFTER
-    };
-    if stale {
+    if now - row.created_at.get() >= RETENTION {
         diesel::delete(rec::table.filter(rec::id.eq(row.id))).execute(conn)?;
-        return Ok(Begin::Proceed(insert(conn, scope, key, fingerprint, now)?));
+        return Ok(Begin::Fresh);
     }
-    if row.fingerprint != fingerprint {
+    if row.fingerprint != keyed.fingerprint {
         return Ok(Begin::Mismatch);
     }
-    if row.state != RecordState::Done {
-        return Ok(Begin::InProgress);
-    }
-    Ok(Begin::Replay(Stored {
-        status: row
-            .response_status
-            .and_then(|s| u16::try_from(s).ok())
-            .unwrap_or(200),
-        content_type: row
-            .response_content_type
-            .unwrap_or_else(|| "application/json".to_owned()),
-        body: row.response_body.unwrap_or_default(),
+    Ok(Begin::Replay(match (row.state, row.response_body) {
+        (RecordState::Done, Some(body)) => Stored::Response { body },
+        _ => Stored::Redacted,
     }))
 }
 
-/// Keeps the first response of a reserved key.
-pub fn finish(
+/// Reserves the caller's key in the change's transaction (state `in_progress`, visible to no
+/// one before the commit). A concurrent request with the same key that reserved it first makes
+/// this wait, then fail with 409 `idempotency_key_in_use`, rolling this change back.
+pub fn reserve(
     conn: &mut DbConn,
-    id: IdempotencyRecordId,
-    response: &Stored,
-) -> Result<(), ApiError> {
+    token: TokenId,
+    keyed: &KeyedRequest,
+    now: DateTime<Utc>,
+) -> Result<IdempotencyRecordId, ApiError> {
+    let id = IdempotencyRecordId::new();
+    diesel::insert_into(rec::table)
+        .values(NewRecordRow {
+            id,
+            scope: token.to_string(),
+            idem_key: &keyed.key,
+            fingerprint: &keyed.fingerprint,
+            state: RecordState::InProgress,
+            created_at: DbTime::new(now),
+        })
+        .execute(conn)
+        .on_unique("idempotency_records_scope_idem_key_key", || {
+            ApiError::conflict(
+                "idempotency_key_in_use",
+                "another request with this Idempotency-Key acted first; retry to get its response",
+            )
+        })?;
+    Ok(id)
+}
+
+/// Keeps the first response of a reserved key (in the same transaction).
+pub fn complete(conn: &mut DbConn, id: IdempotencyRecordId, kept: &Stored) -> Result<(), ApiError> {
+    let (state, body) = match kept {
+        Stored::Response { body } => (RecordState::Done, Some(body.as_str())),
+        Stored::Redacted => (RecordState::Redacted, None),
+    };
     diesel::update(rec::table.filter(rec::id.eq(id)))
         .set((
-            rec::state.eq(RecordState::Done),
-            rec::response_status.eq(Some(i64::from(response.status))),
-            rec::response_content_type.eq(Some(&response.content_type)),
-            rec::response_body.eq(Some(&response.body)),
+            rec::state.eq(state),
+            rec::response_status.eq(Some(201i64)),
+            rec::response_content_type.eq(Some("application/json")),
+            rec::response_body.eq(body),
         ))
         .execute(conn)?;
     Ok(())
 }
 
-/// Frees a reserved key (the request failed: the client may retry with the same key).
-pub fn abandon(conn: &mut DbConn, id: IdempotencyRecordId) -> Result<(), ApiError> {
-    diesel::delete(rec::table.filter(rec::id.eq(id))).execute(conn)?;
-    Ok(())
+/// Deletes the records older than 24 h at `now` (the worker calls it); returns how many.
+pub fn purge(conn: &mut DbConn, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::delete(rec::table.filter(rec::created_at.lt(DbTime::new(now - RETENTION))))
+        .execute(conn)
 }

@@ -213,6 +213,8 @@ fn check_date(c: &mut Checks, raw: &str, ctx: &Context) -> NaiveDate {
                     "/wanted_by",
                     format!("must not be in the past (today is {})", ctx.today),
                 );
+            } else if !crate::dates::date_in_range(d) {
+                c.add("/wanted_by", "must be a date in the years 2000 to 2199");
             }
             d
         }

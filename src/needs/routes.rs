@@ -9,6 +9,7 @@ use super::store::{self, NeedFilter};
 use crate::auth::{Lead, Officer, OfficerOrLead};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
+use crate::idempotency::{once, Idempotency, Secret};
 use crate::ids::{CampaignId, NeedId};
 use crate::members::domain::is_member_code;
 use crate::pagination::{ListQuery, PageQuery, Paginated};
@@ -33,15 +34,25 @@ pub async fn create_need(
     state: web::Data<AppState>,
     officer: Officer,
     id: web::Path<CampaignId>,
+    idem: Idempotency,
     body: ApiJson<CreateNeed>,
 ) -> Result<HttpResponse, ApiError> {
     let (campaign, now) = (id.into_inner(), state.clock.now());
     let input = body.into_inner()?;
-    let need = state
+    let reply = state
         .db
-        .write(move |conn| store::create(conn, &officer, campaign, &input, now))
+        .write(move |conn| {
+            once(
+                conn,
+                officer.caller.token_id,
+                idem,
+                now,
+                Secret::No,
+                |conn| store::create(conn, &officer, campaign, &input, now),
+            )
+        })
         .await?;
-    Ok(HttpResponse::Created().json(need))
+    Ok(reply.created())
 }
 
 /// Filters of `GET /api/v1/needs`.

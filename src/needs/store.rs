@@ -18,7 +18,7 @@ use super::domain::{
 };
 use crate::auth::{Caller, Lead, Officer, Principal};
 use crate::campaigns::domain::{Campaign, CampaignStatus};
-use crate::campaigns::store::led_campaign_ids;
+use crate::campaigns::store::{hold, led_campaign_ids, Hold};
 use crate::db::types::{DbDecimal, DbTime};
 use crate::db::{DbConn, MultiBackend};
 use crate::decimal::{Quantity, UnitPrice, VatRate};
@@ -185,13 +185,15 @@ fn changed_once(n: usize) -> Result<(), ApiError> {
     }
 }
 
-/// The need's campaign as `caller` sees it (the campaign of a visible need is visible).
+/// The need's campaign as `caller` sees it (the campaign of a visible need is visible), held
+/// for the rest of the transaction so that it cannot close under this change.
 fn campaign_of(
     conn: &mut DbConn,
     caller: &Caller,
     row: &NeedRow,
     now: DateTime<Utc>,
 ) -> Result<Campaign, ApiError> {
+    hold(conn, row.campaign_id, Hold::Shared)?;
     crate::campaigns::store::get(conn, caller, row.campaign_id, now)
 }
 
@@ -203,6 +205,7 @@ pub fn create(
     input: &CreateNeed,
     now: DateTime<Utc>,
 ) -> Result<Need, ApiError> {
+    hold(conn, campaign_id, Hold::Shared)?;
     let campaign = crate::campaigns::store::get(conn, &officer.caller, campaign_id, now)?;
     require_open(&campaign)?;
     let fields = input.parse(&Context {

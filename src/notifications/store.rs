@@ -119,29 +119,52 @@ pub struct Claimed {
 }
 
 /// Claims up to `limit` due messages for `worker` until `now + lease`, counting the attempt.
-/// Call inside [`crate::db::write_tx`].
+/// A message whose lease ran out on its last allowed attempt (its worker died while sending
+/// it, `max_attempts` times) is marked `failed` with that reason instead of being claimed
+/// again forever. Call inside [`crate::db::write_tx`].
 pub fn claim(
     conn: &mut DbConn,
     worker: &str,
     now: DateTime<Utc>,
     lease: Duration,
     limit: i64,
+    max_attempts: u32,
 ) -> QueryResult<Vec<Claimed>> {
     let ids = crate::db::lock_due_outbox(conn, now, limit)?;
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    diesel::update(
+        outbox::table
+            .filter(outbox::id.eq_any(&ids))
+            .filter(outbox::status.eq(OutboxStatus::Sending))
+            .filter(outbox::attempts.ge(i64::from(max_attempts))),
+    )
+    .set((
+        outbox::status.eq(OutboxStatus::Failed),
+        outbox::last_error.eq(Some(format!(
+            "the lease expired on attempt {max_attempts} of {max_attempts}: the worker stopped while sending"
+        ))),
+        outbox::claimed_by.eq(None::<String>),
+        outbox::claimed_until.eq(None::<DbTime>),
+    ))
+    .execute(conn)?;
     let until = later(now, lease);
-    diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
-        .set((
-            outbox::status.eq(OutboxStatus::Sending),
-            outbox::claimed_by.eq(Some(worker)),
-            outbox::claimed_until.eq(Some(DbTime::new(until))),
-            outbox::attempts.eq(outbox::attempts + 1i64),
-        ))
-        .execute(conn)?;
+    diesel::update(
+        outbox::table
+            .filter(outbox::id.eq_any(&ids))
+            .filter(outbox::status.ne(OutboxStatus::Failed)),
+    )
+    .set((
+        outbox::status.eq(OutboxStatus::Sending),
+        outbox::claimed_by.eq(Some(worker)),
+        outbox::claimed_until.eq(Some(DbTime::new(until))),
+        outbox::attempts.eq(outbox::attempts + 1i64),
+    ))
+    .execute(conn)?;
     outbox::table
         .filter(outbox::id.eq_any(&ids))
+        .filter(outbox::status.eq(OutboxStatus::Sending))
         .select(Claimed::as_select())
         .order(outbox::next_attempt_at.asc())
         .load(conn)

@@ -42,7 +42,12 @@ pub struct Worker {
     mailer: Mailer,
     settings: Arc<Settings>,
     id: String,
+    /// When this worker last purged expired idempotency records.
+    last_purge: Arc<std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>>,
 }
+
+/// How often a worker deletes idempotency records older than 24 h.
+pub const PURGE_EVERY: chrono::Duration = chrono::Duration::minutes(1);
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +81,7 @@ impl Worker {
             mailer,
             settings,
             id,
+            last_purge: Arc::default(),
         }
     }
 
@@ -105,7 +111,8 @@ impl Worker {
         let (id, now) = (self.id.clone(), self.clock.now());
         let lease = Duration::from_millis(self.settings.outbox.lease_ms);
         let limit = i64::from(self.settings.outbox.batch_size.max(1));
-        self.write(move |conn| store::claim(conn, &id, now, lease, limit))
+        let max = self.settings.outbox.max_attempts;
+        self.write(move |conn| store::claim(conn, &id, now, lease, limit, max))
             .await
     }
 
@@ -205,11 +212,31 @@ impl Worker {
         Ok(pass)
     }
 
-    /// One pass: reminders, then one claimed batch.
+    /// Deletes idempotency records older than 24 h, at most once a minute per worker.
+    /// Returns how many were deleted.
+    pub async fn purge_idempotency(&self) -> Result<usize, WorkerError> {
+        let now = self.clock.now();
+        {
+            let Ok(mut last) = self.last_purge.lock() else {
+                return Ok(0);
+            };
+            if last.is_some_and(|t| now - t < PURGE_EVERY) {
+                return Ok(0);
+            }
+            *last = Some(now);
+        }
+        self.write(move |conn| crate::idempotency::store::purge(conn, now))
+            .await
+    }
+
+    /// One pass: housekeeping, reminders, then one claimed batch.
     pub async fn run_once(
         &self,
         stop: Option<&watch::Receiver<bool>>,
     ) -> Result<Pass, WorkerError> {
+        if let Err(e) = self.purge_idempotency().await {
+            tracing::warn!(error = %e, "idempotency records not purged this pass");
+        }
         let reminders = self.enqueue_reminders().await;
         let claimed = self.claim().await?;
         let mut pass = self.deliver(claimed, stop).await?;

@@ -39,22 +39,28 @@ impl CreateSupplier {
         let mut c = Checks::new();
         let legal_name = c.line("/legal_name", &self.legal_name, 1, 200);
         let siret = c.siret("/siret", &self.siret);
+        // Lengths first: no per-entry work on an oversized list.
+        let emails_ok = (1..=10).contains(&self.contact_emails.len());
         c.check(
-            (1..=10).contains(&self.contact_emails.len()),
+            emails_ok,
             "/contact_emails",
             "must list 1 to 10 e-mail addresses",
         );
+        let divisions_ok = self.cpv_divisions.len() <= 100;
+        c.check(
+            divisions_ok,
+            "/cpv_divisions",
+            "must list at most 100 divisions",
+        );
+        if !(emails_ok && divisions_ok) {
+            return Err(c.into_error());
+        }
         let contact_emails: Vec<String> = self
             .contact_emails
             .iter()
             .enumerate()
             .map(|(i, e)| c.email(&format!("/contact_emails/{i}"), e))
             .collect();
-        c.check(
-            self.cpv_divisions.len() <= 100,
-            "/cpv_divisions",
-            "must list at most 100 divisions",
-        );
         for (i, d) in self.cpv_divisions.iter().enumerate() {
             c.check(
                 crate::cpv::is_division(d),

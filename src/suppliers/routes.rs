@@ -7,6 +7,7 @@ use super::store;
 use crate::auth::{Admin, AdminOrLead};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
+use crate::idempotency::{once, Idempotency, Secret};
 use crate::pagination::{ListQuery, NoFilter, PageQuery, Paginated};
 use crate::state::AppState;
 
@@ -24,16 +25,21 @@ use crate::state::AppState;
 #[post("/suppliers")]
 pub async fn create_supplier(
     state: web::Data<AppState>,
-    _admin: Admin,
+    admin: Admin,
+    idem: Idempotency,
     body: ApiJson<CreateSupplier>,
 ) -> Result<HttpResponse, ApiError> {
     let new = body.into_inner()?.parse()?;
-    let now = state.clock.now();
-    let supplier = state
+    let (now, token) = (state.clock.now(), admin.caller.token_id);
+    let reply = state
         .db
-        .write(move |conn| store::insert(conn, &new, now))
+        .write(move |conn| {
+            once(conn, token, idem, now, Secret::No, |conn| {
+                store::insert(conn, &new, now)
+            })
+        })
         .await?;
-    Ok(HttpResponse::Created().json(supplier))
+    Ok(reply.created())
 }
 
 /// Lists suppliers (admin, lead).

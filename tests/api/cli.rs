@@ -292,7 +292,10 @@ fn serve_delivers_campaign_mail_over_smtp_and_stops_on_sigterm() {
         "POST",
         &format!("/api/v1/groups/{}/campaigns", group["id"].as_str().unwrap()),
         Some(&lead),
-        Some(r#"{"title":"Entretien 2027","needs_deadline":"2099-01-15T18:00:00+01:00"}"#),
+        Some(&format!(
+            r#"{{"title":"Entretien 2027","needs_deadline":"{}"}}"#,
+            (chrono::Utc::now() + chrono::Duration::days(60)).to_rfc3339()
+        )),
     )
     .unwrap();
     assert_eq!(status, 201, "{body}");

@@ -185,6 +185,8 @@ both_backends! {
         let mut expected = vec![
             "GET /health", "GET /ready",
             "POST /api/v1/tokens",
+            "GET /api/v1/tokens",
+            "DELETE /api/v1/tokens/{id}",
             "POST /api/v1/members", "GET /api/v1/members",
             "POST /api/v1/suppliers", "GET /api/v1/suppliers",
             "POST /api/v1/groups", "GET /api/v1/groups", "GET /api/v1/groups/{id}",

@@ -1,12 +1,18 @@
-//! `Idempotency-Key`: the same key and request within 24 h returns the first response.
+//! `Idempotency-Key`: the same caller, key and request within 24 h returns the first response;
+//! the record is written in the change's own transaction, after authentication.
 
 use serde_json::json;
 use tenderpool::auth::Role;
 
 use crate::both_backends;
+use crate::common::scenario::{need_body, Scenario};
 
 fn member(siret: &str) -> serde_json::Value {
     json!({"code": "NMH", "legal_name": "Nantes Métropole Habitat", "siret": siret, "dwellings": 25000, "contact_email": "achats@nmh.fr"})
+}
+
+fn group() -> serde_json::Value {
+    json!({"name": "Groupement Ouest", "coordinator": "NMH", "members": ["NMH", "BMH", "ARCH"], "cost_sharing_key": "dwellings"})
 }
 
 both_backends! {
@@ -19,6 +25,7 @@ both_backends! {
         assert_eq!(again.headers.get("idempotent-replayed").unwrap(), "true");
         assert!(again.content_type.starts_with("application/json"));
         assert_eq!(app.count("members"), 1);
+        assert_eq!(app.count("idempotency_records"), 1);
         // Without the header the second request acts (and here conflicts).
         app.post("/api/v1/members", &app.admin, member("27440001600094")).await.problem(409, "member_code_taken");
     }
@@ -27,47 +34,110 @@ both_backends! {
         app.post_idempotent("/api/v1/members", &app.admin, "k-2", &member("27440001600094")).await.ok(201);
         let res = app.post_idempotent("/api/v1/members", &app.admin, "k-2", &json!({"code": "BMH", "legal_name": "Brest Métropole Habitat", "siret": "27290003200017", "dwellings": 1, "contact_email": "a@b.fr"})).await;
         res.problem(422, "idempotency_key_reused");
-        let res = app.post_idempotent("/api/v1/suppliers", &app.admin, "k-2", &member("27440001600094")).await;
+        let supplier = json!({"legal_name": "BTP Ouest", "siret": "51234567800019", "contact_emails": ["devis@btp-ouest.fr"], "cpv_divisions": ["45"]});
+        let res = app.post_idempotent("/api/v1/suppliers", &app.admin, "k-2", &supplier).await;
         res.problem(422, "idempotency_key_reused");
         assert_eq!(app.count("members"), 1);
         assert_eq!(app.count("suppliers"), 0);
     }
 
-    async fn keys_belong_to_their_caller_and_expire_after_24_hours(app) {
-        let body = json!({"role": "admin", "name": "ops"});
+    async fn keys_belong_to_the_callers_token_and_expire_after_24_hours(app) {
+        app.seed_members().await;
         let other_admin = app.token(Role::Admin, None, None);
-        let a = app.post_idempotent("/api/v1/tokens", &app.admin, "k-3", &body).await.ok(201);
-        let b = app.post_idempotent("/api/v1/tokens", &other_admin, "k-3", &body).await.ok(201);
+        let a = app.post_idempotent("/api/v1/groups", &app.admin, "k-3", &group()).await.ok(201);
+        let b = app.post_idempotent("/api/v1/groups", &other_admin, "k-3", &group()).await.ok(201);
         assert_ne!(a["id"], b["id"], "another caller's key is another key");
-        let replay = app.post_idempotent("/api/v1/tokens", &app.admin, "k-3", &body).await.ok(201);
-        assert_eq!(replay["id"], a["id"]);
+        // The scope is the token, not the header's spelling.
+        let respelled = app.call_with(
+            actix_web::http::Method::POST, "/api/v1/groups", None,
+            Some(group().to_string().into_bytes()),
+            &[("Authorization", &format!("bearer   {}", app.admin)), ("Idempotency-Key", "k-3"), ("Content-Type", "application/json")],
+        ).await;
+        assert_eq!(respelled.ok(201)["id"], a["id"]);
+        assert_eq!(app.count("groups"), 2);
         app.clock.advance(chrono::Duration::hours(24));
-        let later = app.post_idempotent("/api/v1/tokens", &app.admin, "k-3", &body).await.ok(201);
+        let later = app.post_idempotent("/api/v1/groups", &app.admin, "k-3", &group()).await.ok(201);
         assert_ne!(later["id"], a["id"], "after 24 h the key acts again");
+        assert_eq!(app.count("groups"), 3);
     }
 
     async fn errors_are_not_kept_so_a_fixed_request_can_reuse_the_key(app) {
         app.post_idempotent("/api/v1/members", &app.admin, "k-4", &member("27440001600095")).await.invalid("/siret");
+        assert_eq!(app.count("idempotency_records"), 0);
         app.post_idempotent("/api/v1/members", &app.admin, "k-4", &member("27440001600094")).await.ok(201);
-        // 401 and 403 are not kept either.
+        // 401 and 403 are not kept either; a need refused by the store (closed campaign)
+        // rolls its record back with the change.
         let officer = app.token(Role::Officer, Some("NMH"), None);
         app.post_idempotent("/api/v1/members", &officer, "k-5", &member("21440109300015")).await.problem(403, "forbidden");
+        app.post_idempotent("/api/v1/members", "tp_unknown", "k-5", &member("21440109300015")).await.problem(401, "unauthenticated");
         assert_eq!(app.count("idempotency_records"), 1);
     }
 
-    async fn a_running_request_blocks_its_key_and_bad_keys_are_400(app) {
-        let scope = tenderpool::idempotency::domain::scope(Some(format!("Bearer {}", app.admin).as_bytes()));
+    async fn a_keyed_need_is_created_once_and_a_revoked_token_gets_no_replay(app) {
+        let s = Scenario::new(&app).await;
+        let path = format!("/api/v1/campaigns/{}/needs", s.campaign);
+        let body = need_body("45442100-8", "100", "18");
+        let first = app.post_idempotent(&path, &s.nmh, "n-1", &body).await.ok(201);
+        let again = app.post_idempotent(&path, &s.nmh, "n-1", &body).await.ok(201);
+        assert_eq!(first, again);
+        assert_eq!(app.count("needs"), 1);
+        // Revoke the officer's token: the key is checked after authentication.
+        let tokens = app.get("/api/v1/tokens?limit=500", &app.admin).await.ok(200);
+        let nmh_officer = tokens["items"].as_array().unwrap().iter()
+            .filter(|t| t["role"] == "officer").map(|t| t["id"].as_str().unwrap().to_owned()).next().unwrap();
+        app.call(actix_web::http::Method::DELETE, &format!("/api/v1/tokens/{nmh_officer}"), Some(&app.admin), None).await.ok(204);
+        app.post_idempotent(&path, &s.nmh, "n-1", &body).await.problem(401, "unauthenticated");
+    }
+
+    async fn concurrent_requests_with_one_key_act_once(app) {
         let body = member("27440001600094");
-        let fingerprint = tenderpool::idempotency::domain::fingerprint("POST", "/api/v1/members", body.to_string().as_bytes());
-        let now = app.clock_now();
-        app.state.db.write(move |conn| tenderpool::idempotency::store::begin(conn, &scope, "k-6", &fingerprint, now)).await.unwrap();
-        app.post_idempotent("/api/v1/members", &app.admin, "k-6", &body).await.problem(409, "idempotency_key_in_use");
-        assert_eq!(app.count("members"), 0);
-        // A request that never finished (crash) frees its key after 5 minutes.
-        app.clock.advance(chrono::Duration::minutes(5));
-        app.post_idempotent("/api/v1/members", &app.admin, "k-6", &body).await.ok(201);
+        let post = || app.post_idempotent("/api/v1/members", &app.admin, "k-race", &body);
+        let (a, b, c) = tokio::join!(post(), post(), post());
+        assert_eq!(app.count("members"), 1, "{a:?} {b:?} {c:?}");
+        let created: Vec<_> = [&a, &b, &c].into_iter().filter(|r| r.status.as_u16() == 201).collect();
+        assert!(!created.is_empty());
+        for r in &created {
+            assert_eq!(r.json()["code"], "NMH");
+        }
+        for r in [&a, &b, &c].into_iter().filter(|r| r.status.as_u16() != 201) {
+            // PostgreSQL: the loser's transaction (its member included) was rolled back.
+            r.problem(409, "idempotency_key_in_use");
+        }
+        assert_eq!(app.count("idempotency_records"), 1);
+    }
+
+    async fn a_replayed_token_creation_never_returns_the_secret(app) {
+        let body = json!({"role": "admin", "name": "ops"});
+        let first = app.post_idempotent("/api/v1/tokens", &app.admin, "t-1", &body).await.ok(201);
+        let secret = first["token"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with("tp_"));
+        let replay = app.post_idempotent("/api/v1/tokens", &app.admin, "t-1", &body).await;
+        let problem = replay.problem(409, "idempotent_replay_unavailable");
+        assert!(!replay.body.contains("tp_"), "{}", replay.body);
+        assert!(problem["detail"].as_str().unwrap().contains("shown once"));
+        // One token was created, and its secret is nowhere in the database.
+        let list = app.get("/api/v1/tokens?limit=500", &app.admin).await.ok(200);
+        assert_eq!(list["items"].as_array().unwrap().iter().filter(|t| t["name"] == "ops").count(), 1);
+        assert!(!list.to_string().contains("tp_"));
+        assert!(!app.database_contains(&secret), "the secret is stored somewhere");
+        assert!(!app.database_contains(&app.admin), "the admin's secret is stored somewhere");
+    }
+
+    async fn the_worker_purges_records_older_than_24_hours(app) {
+        app.post_idempotent("/api/v1/members", &app.admin, "k-6", &member("27440001600094")).await.ok(201);
+        let worker = app.memory_worker();
+        assert_eq!(worker.purge_idempotency().await.unwrap(), 0);
+        assert_eq!(app.count("idempotency_records"), 1);
+        app.clock.advance(chrono::Duration::hours(24) + chrono::Duration::minutes(1));
+        assert_eq!(worker.purge_idempotency().await.unwrap(), 1);
+        assert_eq!(app.count("idempotency_records"), 0);
+    }
+
+    async fn bad_keys_are_400(app) {
+        let body = member("27440001600094");
         for bad in ["", "with space", &"k".repeat(256)] {
             app.post_idempotent("/api/v1/members", &app.admin, bad, &body).await.problem(400, "invalid_idempotency_key");
         }
+        assert_eq!(app.count("members"), 0);
     }
 }

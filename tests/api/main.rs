@@ -6,6 +6,7 @@ mod common;
 mod cli;
 mod conventions;
 mod foundation;
+mod hardening;
 mod idempotency;
 mod mail;
 mod needs;

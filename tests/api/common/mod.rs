@@ -119,9 +119,16 @@ fn settings_for(url: &str) -> Settings {
 impl TestApp {
     /// A fresh SQLite file.
     pub async fn sqlite() -> TestApp {
+        Self::sqlite_with(|_| {}).await
+    }
+
+    /// A fresh SQLite file, with changed settings.
+    pub async fn sqlite_with(change: impl FnOnce(&mut Settings)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let mut app = Self::open(Backend::Sqlite, url).await;
+        let mut settings = settings_for(&url);
+        change(&mut settings);
+        let mut app = Self::open(Backend::Sqlite, settings).await;
         app._dir = Some(dir);
         app
     }
@@ -130,7 +137,7 @@ impl TestApp {
     /// `CI` is not set. Under CI an unavailable PostgreSQL fails the test.
     pub async fn postgres() -> Option<TestApp> {
         match pg::server().and_then(|s| s.fresh_database()) {
-            Ok(url) => Some(Self::open(Backend::Postgres, url).await),
+            Ok(url) => Some(Self::open(Backend::Postgres, settings_for(&url)).await),
             Err(why) => {
                 if std::env::var_os("CI").is_some() {
                     panic!("PostgreSQL tests must run under CI but cannot: {why}");
@@ -141,8 +148,8 @@ impl TestApp {
         }
     }
 
-    async fn open(backend: Backend, db_url: String) -> TestApp {
-        let settings = settings_for(&db_url);
+    async fn open(backend: Backend, settings: Settings) -> TestApp {
+        let db_url = settings.database.url.clone();
         let db = Db::open(&settings.database).expect("open test database");
         db.migrate().expect("migrate");
         let clock = Arc::new(ManualClock::at(start_instant()));
@@ -211,7 +218,12 @@ impl TestApp {
                 .insert_header((header::CONTENT_TYPE, "application/json"))
                 .set_payload(b);
         }
-        let res = match self.service.call(req.to_request()).await {
+        self.send(req.to_request()).await
+    }
+
+    /// Sends a prepared request through the whole application.
+    pub async fn send(&self, req: actix_http::Request) -> Resp {
+        let res = match self.service.call(req).await {
             Ok(res) => res,
             Err(e) => ServiceResponse::new(
                 test::TestRequest::default().to_http_request(),
@@ -386,6 +398,60 @@ impl TestApp {
             .unwrap_or_default()
     }
 
+    /// A worker on this app with the memory transport.
+    pub fn memory_worker(&self) -> tenderpool::notifications::worker::Worker {
+        let mut mail = self.state.settings.mail.clone();
+        mail.transport = tenderpool::config::MailTransportKind::Memory;
+        self.worker(
+            tenderpool::notifications::transport::Mailer::from_settings(&mail)
+                .expect("memory mailer"),
+        )
+    }
+
+    /// True when `needle` appears anywhere in the stored data: in any column of any table
+    /// (PostgreSQL), or anywhere in the database file and its WAL (SQLite).
+    pub fn database_contains(&self, needle: &str) -> bool {
+        use diesel::RunQueryDsl;
+        match self.backend {
+            Backend::Sqlite => {
+                let path = self.db_url.trim_start_matches("sqlite://");
+                [path.to_owned(), format!("{path}-wal")].iter().any(|p| {
+                    std::fs::read(p).is_ok_and(|bytes| {
+                        bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+                    })
+                })
+            }
+            Backend::Postgres => {
+                #[derive(diesel::QueryableByName)]
+                struct T {
+                    #[diesel(sql_type = diesel::sql_types::Text)]
+                    tablename: String,
+                }
+                #[derive(diesel::QueryableByName)]
+                struct N {
+                    #[diesel(sql_type = diesel::sql_types::BigInt)]
+                    n: i64,
+                }
+                let mut conn = self.state.db.conn().expect("connection");
+                let tables: Vec<T> = diesel::sql_query(
+                    "SELECT tablename::text AS tablename FROM pg_tables WHERE schemaname = 'public'",
+                )
+                .load(&mut *conn)
+                .expect("tables");
+                tables.iter().any(|t| {
+                    diesel::sql_query(format!(
+                        "SELECT COUNT(*) AS n FROM \"{}\" x WHERE strpos(x::text, $1) > 0",
+                        t.tablename
+                    ))
+                    .bind::<diesel::sql_types::Text, _>(needle)
+                    .get_result::<N>(&mut *conn)
+                    .expect("search")
+                    .n > 0
+                })
+            }
+        }
+    }
+
     /// Row count of a table (checks that refused requests stored nothing).
     pub fn count(&self, table: &str) -> i64 {
         use diesel::RunQueryDsl;
@@ -423,6 +489,7 @@ fn create_token(
         member_code: member.map(str::to_owned),
         supplier_id: supplier,
         name: format!("test {role:?}"),
+        expires_at: None,
     };
     let mut conn = state.db.conn().expect("connection");
     tenderpool::db::write_tx(&mut conn, |c| {

@@ -1,0 +1,7 @@
+DROP INDEX idempotency_records_created;
+ALTER TABLE idempotency_records DROP CONSTRAINT idempotency_records_state_check;
+ALTER TABLE idempotency_records ADD CONSTRAINT idempotency_records_state_check
+    CHECK (state IN ('in_progress', 'done'));
+ALTER TABLE api_tokens DROP COLUMN last_used_at;
+ALTER TABLE api_tokens DROP COLUMN revoked_at;
+ALTER TABLE api_tokens DROP COLUMN expires_at;

@@ -1,0 +1,269 @@
+//! Hardening: compressed bodies, instant ranges, token expiry and revocation, race-free status
+//! changes, invisible characters, duplicate keys, oversized lists, SQLite busy, outbox leases.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use actix_web::http::Method;
+use actix_web::test::TestRequest;
+use serde_json::json;
+use tenderpool::auth::Role;
+
+use crate::both_backends;
+use crate::common::scenario::{need_body, Scenario};
+use crate::common::TestApp;
+
+fn member(code: &str, siret: &str) -> serde_json::Value {
+    json!({"code": code, "legal_name": "Office", "siret": siret, "dwellings": 1, "contact_email": "a@b.fr"})
+}
+
+/// A POST whose body is an endless stream of gzip-looking bytes, counting what the server
+/// pulls from it.
+fn encoded_post(app: &TestApp, encoding: &str, pulled: Rc<Cell<usize>>) -> actix_http::Request {
+    let chunk = web_bytes(vec![0x1f; 64 * 1024]);
+    let stream = futures_util::stream::poll_fn(move |_| {
+        pulled.set(pulled.get() + chunk.len());
+        std::task::Poll::Ready(Some(Ok::<_, actix_http::error::PayloadError>(
+            chunk.clone(),
+        )))
+    });
+    let req = TestRequest::default()
+        .method(Method::POST)
+        .uri("/api/v1/members")
+        .insert_header(("Authorization", format!("Bearer {}", app.admin)))
+        .insert_header(("Content-Type", "application/json"))
+        .insert_header(("Content-Encoding", encoding))
+        .insert_header(("Idempotency-Key", "gz-1"))
+        .to_request();
+    let boxed: actix_http::BoxedPayloadStream = Box::pin(stream);
+    req.replace_payload(actix_http::Payload::from(boxed)).0
+}
+
+fn web_bytes(v: Vec<u8>) -> actix_web::web::Bytes {
+    actix_web::web::Bytes::from(v)
+}
+
+both_backends! {
+    async fn compressed_bodies_are_415_before_any_byte_is_read(app) {
+        for encoding in ["gzip", "deflate", "br", "gzip, identity"] {
+            let pulled = Rc::new(Cell::new(0));
+            let res = app.send(encoded_post(&app, encoding, pulled.clone())).await;
+            res.problem(415, "unsupported_content_encoding");
+            assert_eq!(pulled.get(), 0, "{encoding}: the server read {} bytes of the body", pulled.get());
+        }
+        assert_eq!(app.count("members"), 0);
+        assert_eq!(app.count("idempotency_records"), 0);
+        // `identity` is no encoding.
+        let res = app.call_with(Method::POST, "/api/v1/members", Some(&app.admin),
+            Some(member("NMH", "27440001600094").to_string().into_bytes()), &[("Content-Encoding", "identity")]).await;
+        res.ok(201);
+    }
+
+    async fn unauthenticated_requests_are_refused_before_the_body_is_read(app) {
+        let pulled = Rc::new(Cell::new(0));
+        let mut req = encoded_post(&app, "identity", pulled.clone());
+        req.headers_mut().insert(actix_web::http::header::AUTHORIZATION, "Bearer tp_nobody".parse().unwrap());
+        app.send(req).await.problem(401, "unauthenticated");
+        assert_eq!(pulled.get(), 0);
+    }
+
+    async fn instants_outside_the_accepted_range_are_422_and_lists_still_answer(app) {
+        let s = Scenario::new(&app).await;
+        let path = format!("/api/v1/groups/{}/campaigns", s.group);
+        for (deadline, why) in [
+            ("9999-12-31T23:59:59-23:59", "year 10000 in UTC"),
+            ("2199-12-31T23:59:59-01:00", "year 2200 in UTC"),
+            ("2150-01-01T00:00:00Z", "more than 10 years ahead"),
+        ] {
+            let res = app.post(&path, &s.lead, json!({"title": "X", "needs_deadline": deadline})).await;
+            assert_eq!(res.status.as_u16(), 422, "{why}: {}", res.body);
+            res.invalid("/needs_deadline");
+        }
+        app.get("/api/v1/campaigns", &s.lead).await.ok(200);
+        app.get("/api/v1/campaigns", &app.admin).await.ok(200);
+        app.get("/api/v1/campaigns", &s.bmh).await.ok(200);
+        let mut body = need_body("45442100-8", "1", "1");
+        body["wanted_by"] = json!("2250-01-01");
+        app.post(&format!("/api/v1/campaigns/{}/needs", s.campaign), &s.nmh, body).await.invalid("/wanted_by");
+        for expires in ["9999-12-31T23:59:59-23:59", "2026-11-30T07:59:59Z", "2040-01-01T00:00:00Z"] {
+            app.post("/api/v1/tokens", &app.admin, json!({"role": "admin", "name": "x", "expires_at": expires}))
+                .await.invalid("/expires_at");
+        }
+        assert_eq!(app.count("campaigns"), 1);
+    }
+
+    async fn sqlite_refuses_to_store_an_instant_it_could_not_read_back(app) {
+        use tenderpool::notifications::domain::MailKind;
+        use tenderpool::notifications::store::{enqueue, NewMail};
+        let far = chrono::DateTime::parse_from_rfc3339("9999-12-31T23:59:59-23:59").unwrap().with_timezone(&chrono::Utc);
+        let mail = NewMail { kind: MailKind::CampaignOpened, to: "a@b.fr".into(), subject: "s".into(), text: "t".into(), html: "h".into(), dedup_key: None };
+        let mut conn = app.state.db.conn().unwrap();
+        let stored = tenderpool::db::write_tx(&mut conn, |c| enqueue(c, &mail, "x", far));
+        match app.backend {
+            crate::common::Backend::Sqlite => assert!(stored.is_err(), "year 10000 must not be written as text"),
+            crate::common::Backend::Postgres => assert!(stored.is_ok()),
+        }
+        drop(conn);
+        app.get("/api/v1/outbox", &app.admin).await.ok(200);
+    }
+
+    async fn revoked_and_expired_tokens_are_401_at_once(app) {
+        app.seed_members().await;
+        let created = app.post("/api/v1/tokens", &app.admin, json!({
+            "role": "officer", "member_code": "NMH", "name": "agent", "expires_at": "2026-11-30T09:00:00Z"
+        })).await.ok(201);
+        let expiring = created["token"].as_str().unwrap().to_owned();
+        assert_eq!(created["expires_at"], "2026-11-30T09:00:00Z");
+        app.get("/api/v1/needs", &expiring).await.ok(200);
+        app.clock.advance(chrono::Duration::minutes(59) + chrono::Duration::seconds(59));
+        app.get("/api/v1/needs", &expiring).await.ok(200);
+        app.clock.advance(chrono::Duration::seconds(1));
+        app.get("/api/v1/needs", &expiring).await.problem(401, "unauthenticated");
+
+        let other = app.post("/api/v1/tokens", &app.admin, json!({"role": "admin", "name": "ops"})).await.ok(201);
+        let (id, secret) = (other["id"].as_str().unwrap().to_owned(), other["token"].as_str().unwrap().to_owned());
+        app.get("/api/v1/members", &secret).await.ok(200);
+        app.call(Method::DELETE, &format!("/api/v1/tokens/{id}"), Some(&app.admin), None).await.ok(204);
+        app.get("/api/v1/members", &secret).await.problem(401, "unauthenticated");
+        app.call(Method::DELETE, &format!("/api/v1/tokens/{id}"), Some(&app.admin), None).await.ok(204);
+        app.call(Method::DELETE, &format!("/api/v1/tokens/{}", uuid::Uuid::now_v7()), Some(&app.admin), None).await.problem(404, "not_found");
+        app.call(Method::DELETE, &format!("/api/v1/tokens/{id}"), Some(&expiring), None).await.problem(401, "unauthenticated");
+
+        let list = app.get("/api/v1/tokens?limit=500", &app.admin).await.ok(200);
+        let row = list["items"].as_array().unwrap().iter().find(|t| t["id"] == id.as_str()).unwrap().clone();
+        assert_eq!(row["revoked_at"], "2026-11-30T09:00:00Z");
+        assert!(!list.to_string().contains("tp_"), "a secret in the list: {list}");
+        let officer = app.token(Role::Officer, Some("NMH"), None);
+        app.get("/api/v1/tokens", &officer).await.problem(403, "forbidden");
+        assert!(!app.database_contains(&secret) && !app.database_contains(&expiring));
+    }
+
+    async fn last_use_is_recorded_at_most_once_a_minute(app) {
+        use tenderpool::auth::store::touch;
+        let list = app.get("/api/v1/tokens", &app.admin).await.ok(200);
+        let id: tenderpool::ids::TokenId = list["items"][0]["id"].as_str().unwrap().parse().unwrap();
+        let mut conn = app.state.db.conn().unwrap();
+        let now = app.clock_now() + chrono::Duration::hours(1);
+        assert_eq!(touch(&mut conn, id, now).unwrap(), 1);
+        assert_eq!(touch(&mut conn, id, now + chrono::Duration::seconds(59)).unwrap(), 0);
+        assert_eq!(touch(&mut conn, id, now + chrono::Duration::seconds(60)).unwrap(), 1);
+        drop(conn);
+        let list = app.get("/api/v1/tokens", &app.admin).await.ok(200);
+        assert_eq!(list["items"][0]["last_used_at"], "2026-11-30T09:01:00Z");
+    }
+
+    async fn parallel_conflicting_transitions_leave_one_winner_and_a_consistent_need(app) {
+        let s = Scenario::new(&app).await;
+        for round in 0..4 {
+            // Two submits of one draft: one wins, the other finds it submitted.
+            let id = s.need(&app, &s.nmh, need_body("45442100-8", "1", "1")).await;
+            let path = format!("/api/v1/needs/{id}/submit");
+            let submit = || app.post(&path, &s.nmh, json!({}));
+            let (a, b) = tokio::join!(submit(), submit());
+            let mut st = [a.status.as_u16(), b.status.as_u16()];
+            st.sort();
+            assert_eq!(st, [200, 409], "round {round}: {a:?} {b:?}");
+            assert_eq!(app.get(&format!("/api/v1/needs/{id}"), &s.nmh).await.ok(200)["status"], "submitted");
+            // The officer withdraws while the lead rejects: exactly one of them.
+            let (withdraw, reject) = (format!("/api/v1/needs/{id}/withdraw"), format!("/api/v1/needs/{id}/reject"));
+            let (w, r) = tokio::join!(
+                app.post(&withdraw, &s.nmh, json!({})),
+                app.post(&reject, &s.lead, json!({"reason": "doublon"})),
+            );
+            let stored = app.get(&format!("/api/v1/needs/{id}"), &s.nmh).await.ok(200);
+            match (w.status.as_u16(), r.status.as_u16()) {
+                (200, 409) => assert_eq!(stored["status"], "withdrawn"),
+                (409, 200) => assert_eq!(stored["status"], "rejected"),
+                other => panic!("round {round}: both or neither won: {other:?} {w:?} {r:?}"),
+            }
+        }
+        // A submit racing the campaign's close: it commits before the close, or sees it closed.
+        let id = s.need(&app, &s.bmh, need_body("45442100-8", "1", "1")).await;
+        let (submit, close) = (format!("/api/v1/needs/{id}/submit"), format!("/api/v1/campaigns/{}/close", s.campaign));
+        let (sub, close) = tokio::join!(
+            app.post(&submit, &s.bmh, json!({})),
+            app.post(&close, &s.lead, json!({})),
+        );
+        close.ok(200);
+        let stored = app.get(&format!("/api/v1/needs/{id}"), &s.bmh).await.ok(200);
+        match sub.status.as_u16() {
+            200 => assert_eq!(stored["status"], "submitted"),
+            409 => { sub.problem(409, "campaign_closed"); assert_eq!(stored["status"], "draft"); }
+            other => panic!("submit answered {other}: {}", sub.body),
+        }
+    }
+
+    async fn invisible_characters_and_duplicate_keys_are_refused(app) {
+        let mut body = member("NMH", "27440001600094");
+        body["legal_name"] = json!("Nantes\u{202E}Habitat");
+        app.post("/api/v1/members", &app.admin, body).await.invalid("/legal_name");
+        let mut body = member("NMH", "27440001600094");
+        body["contact_email"] = json!("achats@nmh\u{2028}.fr");
+        app.post("/api/v1/members", &app.admin, body).await.invalid("/contact_email");
+        let mut body = member("NMH", "27440001600094");
+        body["legal_name"] = json!("Office\u{200B}");
+        app.post("/api/v1/members", &app.admin, body).await.invalid("/legal_name");
+        let dup = r#"{"code":"NMH","code":"BMH","legal_name":"Office","siret":"27440001600094","dwellings":1,"contact_email":"a@b.fr"}"#;
+        let res = app.post_raw("/api/v1/members", &app.admin, dup).await;
+        let problem = res.problem(400, "malformed_json");
+        assert!(problem["detail"].as_str().unwrap().contains("duplicate key"));
+        assert_eq!(app.count("members"), 0);
+    }
+
+    async fn oversized_lists_are_refused_before_per_entry_work_with_at_most_20_errors(app) {
+        let s = Scenario::new(&app).await;
+        let scope: Vec<&str> = vec!["99"; 80_000];
+        let res = app.post(&format!("/api/v1/groups/{}/campaigns", s.group), &s.lead,
+            json!({"title": "X", "needs_deadline": "2026-12-20T12:00:00Z", "cpv_scope": scope})).await;
+        let v = res.invalid("/cpv_scope");
+        assert_eq!(v["errors"].as_array().unwrap().len(), 1, "no entry was looked at");
+        let members: Vec<String> = (0..45).map(|i| format!("bad code {i}")).collect();
+        let res = app.post("/api/v1/groups", &app.admin, json!({
+            "name": "G", "coordinator": "NMH", "members": members, "cost_sharing_key": "equal"
+        })).await;
+        let v = res.problem(422, "validation_failed");
+        assert_eq!(v["errors"].as_array().unwrap().len(), 20);
+        assert_eq!(v["detail"], "46 fields are invalid; the first 20 are listed");
+        let members: Vec<String> = (0..51).map(|i| format!("M{i}")).collect();
+        let v = app.post("/api/v1/groups", &app.admin, json!({
+            "name": "G", "coordinator": "M0", "members": members, "cost_sharing_key": "equal"
+        })).await.invalid("/members");
+        assert_eq!(v["errors"].as_array().unwrap().len(), 1);
+    }
+
+    async fn a_message_whose_lease_keeps_expiring_fails_after_max_attempts(app) {
+        Scenario::new(&app).await;
+        let worker = app.worker_with(app.smtp_mailer(crate::common::smtp::free_port()), |s| s.outbox.max_attempts = 2);
+        for attempt in 1..=2 {
+            let claimed = worker.claim().await.unwrap();
+            assert_eq!(claimed.len(), 3, "attempt {attempt}");
+            // The worker dies while sending; its lease runs out.
+            app.clock.advance(chrono::Duration::seconds(61));
+        }
+        assert!(worker.claim().await.unwrap().is_empty(), "not claimed a third time");
+        let outbox = app.outbox().await;
+        assert_eq!(outbox.len(), 3);
+        for m in &outbox {
+            assert_eq!(m["status"], "failed");
+            assert_eq!(m["attempts"], 2);
+            assert!(m["last_error"].as_str().unwrap().contains("lease expired"), "{m}");
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn sqlite_busy_is_503_with_retry_after_and_the_retry_succeeds() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let app = TestApp::sqlite_with(|s| s.database.sqlite_busy_timeout_ms = 50).await;
+    let path = app.db_url.trim_start_matches("sqlite://").to_owned();
+    let mut other = diesel::SqliteConnection::establish(&path).unwrap();
+    other.batch_execute("BEGIN IMMEDIATE").unwrap();
+    let body = member("NMH", "27440001600094");
+    let res = app.post("/api/v1/members", &app.admin, body.clone()).await;
+    res.problem(503, "database_busy");
+    assert_eq!(res.headers.get("retry-after").unwrap(), "1");
+    assert!(!res.body.contains("locked"), "{}", res.body);
+    other.batch_execute("ROLLBACK").unwrap();
+    app.post("/api/v1/members", &app.admin, body).await.ok(201);
+}
