@@ -134,7 +134,51 @@ fn check_binary(cwd: &Path, database_url: Option<&str>) {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("member_code"));
 
+    // Token lifecycle from the command line: an expiring token, listed, then revoked.
+    let out = token_create(
+        cwd,
+        database_url,
+        &["--role", "admin", "--name", "temp", "--expires-in", "1h"],
+    );
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    let temp = created_token(out);
+    let temp_id = stdout
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(3))
+        .unwrap()
+        .to_owned();
+    let out = token_create(
+        cwd,
+        database_url,
+        &["--role", "admin", "--name", "x", "--expires-in", "soon"],
+    );
+    assert!(!out.status.success());
+    let list = command(cwd, database_url)
+        .args(["token", "list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8(list.stdout).unwrap();
+    assert!(list.status.success());
+    let row = listed.lines().find(|l| l.starts_with(&temp_id)).unwrap();
+    assert!(row.contains("\ttemp\t") && !row.ends_with("\t-\t-\t-"), "{row}");
+    assert!(!listed.contains("tp_"), "a secret in the list: {listed}");
+    let revoke = command(cwd, database_url)
+        .args(["token", "revoke", &temp_id])
+        .output()
+        .unwrap();
+    assert!(
+        revoke.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoke.stderr)
+    );
+
     let (server, port) = serve(cwd, database_url);
+    assert_eq!(
+        http_get(port, "/api/v1/members", Some(&temp)).unwrap().0,
+        401,
+        "a revoked token"
+    );
     assert_eq!(http_get(port, "/health", None).unwrap().0, 200);
     let (status, body) = http_get(port, "/ready", None).unwrap();
     assert_eq!(status, 200, "{body}");
