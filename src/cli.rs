@@ -41,20 +41,20 @@ pub enum CliError {
     Invalid(String),
 }
 
-impl From<crate::error::ApiError> for CliError {
-    /// A store refusal becomes the fields it names (or its detail), as the user typed them.
-    fn from(e: crate::error::ApiError) -> Self {
-        let fields: Vec<String> = e
-            .errors
-            .iter()
-            .map(|f| format!("{} {}", f.pointer, f.message))
-            .collect();
-        let text = if fields.is_empty() {
-            e.cause.unwrap_or(e.detail)
-        } else {
-            fields.join("; ")
-        };
-        CliError::Invalid(text)
+impl From<token_store::TokenError> for CliError {
+    /// A refused token command names the fields as the user typed them.
+    fn from(e: token_store::TokenError) -> Self {
+        match e {
+            token_store::TokenError::Invalid(fields) => CliError::Invalid(
+                fields
+                    .iter()
+                    .map(|f| format!("{} {}", f.pointer, f.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            token_store::TokenError::NotFound => CliError::Invalid("no token has this id".into()),
+            token_store::TokenError::Query(q) => CliError::Db(DbError::Query(q.to_string())),
+        }
     }
 }
 

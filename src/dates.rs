@@ -89,6 +89,10 @@ pub fn check_future(t: DateTime<Utc>, now: DateTime<Utc>, max_years: u32) -> Res
         .unwrap_or(now);
     if t <= now {
         Err("must be in the future".to_owned())
+    } else if !date_in_range(t.date_naive()) {
+        Err(format!(
+            "must fall in the years {MIN_YEAR} to {MAX_YEAR} (UTC)"
+        ))
     } else if t > horizon {
         Err(format!("must be at most {max_years} years from now"))
     } else {
@@ -161,5 +165,10 @@ mod tests {
         let ten = Utc.with_ymd_and_hms(2036, 11, 30, 8, 0, 0).unwrap();
         assert!(check_future(ten, now, 10).is_ok());
         assert!(check_future(ten + chrono::Duration::seconds(1), now, 10).is_err());
+        let far = Utc.with_ymd_and_hms(2200, 1, 1, 0, 0, 0).unwrap();
+        assert!(
+            check_future(far, now, 500).is_err(),
+            "the years bound whatever the setting"
+        );
     }
 }

@@ -95,6 +95,11 @@ impl Checks {
         value.to_owned()
     }
 
+    /// The errors recorded so far, for a caller that collects more before answering.
+    pub fn into_fields(self) -> Vec<FieldError> {
+        self.errors
+    }
+
     /// The 422 of what was recorded so far, to stop before per-entry work (e.g. when a list
     /// is over its length limit).
     pub fn into_error(self) -> ApiError {

@@ -30,8 +30,9 @@ pub struct CreateToken {
     pub expires_at: Option<String>,
 }
 
-/// A created token. `token` is shown this once and never stored in clear.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+/// A created token. `token` is shown this once and never stored in clear (nor printed by
+/// `Debug`).
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenCreated {
     /// Token id.
     pub id: TokenId,
@@ -49,6 +50,15 @@ pub struct TokenCreated {
     pub created_at: DateTime<Utc>,
     /// When it stops working, if ever.
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for TokenCreated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCreated")
+            .field("id", &self.id)
+            .field("token", &"[redacted]")
+            .finish_non_exhaustive()
+    }
 }
 
 /// Creates an API token (admin). The secret is in this response only: a retry with the same
@@ -73,33 +83,21 @@ pub async fn create_token(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     let now = state.clock.now();
-    let expires_at = match body.expires_at.as_deref() {
-        None => None,
-        Some(raw) => {
-            let t = crate::dates::parse_instant(raw).ok_or_else(|| {
-                ApiError::invalid_field(
-                    "/expires_at",
-                    "must be an RFC 3339 date-time with offset in the years 2000 to 2199",
-                )
-            })?;
-            crate::dates::check_future(t, now, state.settings.limits.max_years_ahead)
-                .map_err(|m| ApiError::invalid_field("/expires_at", m))?;
-            Some(t)
-        }
-    };
-    let spec = TokenSpec {
-        role: body.role,
-        member_code: body.member_code.clone(),
-        supplier_id: body.supplier_id,
-        name: body.name.trim().to_owned(),
-        expires_at,
-    };
+    let max_years = state.settings.limits.max_years_ahead;
     let token = admin.caller.token_id;
     let reply = state
         .db
         .write(move |conn| {
             crate::idempotency::once(conn, token, idem, now, Secret::Yes, |conn| {
-                let created = store::create(conn, &spec, now)?;
+                // Checked after the key's lookup, like every time-dependent rule.
+                let spec = TokenSpec {
+                    role: body.role,
+                    member_code: body.member_code.clone(),
+                    supplier_id: body.supplier_id,
+                    name: body.name.trim().to_owned(),
+                    expires_at: expiry(body.expires_at.as_deref(), now, max_years)?,
+                };
+                let created = store::create(conn, &spec, now).map_err(ApiError::from)?;
                 Ok(TokenCreated {
                     id: created.id,
                     token: created.token,
@@ -118,6 +116,26 @@ pub async fn create_token(
     Ok(reply.created())
 }
 
+/// The optional `expires_at` of a new token: a future instant in the accepted range.
+fn expiry(
+    raw: Option<&str>,
+    now: DateTime<Utc>,
+    max_years: u32,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let t = crate::dates::parse_instant(raw).ok_or_else(|| {
+        ApiError::invalid_field(
+            "/expires_at",
+            "must be an RFC 3339 date-time with offset in the years 2000 to 2199",
+        )
+    })?;
+    crate::dates::check_future(t, now, max_years)
+        .map_err(|m| ApiError::invalid_field("/expires_at", m))?;
+    Ok(Some(t))
+}
+
 /// Lists API tokens (admin): names, roles, bindings, expiry, revocation, last use — never a
 /// secret.
 #[utoipa::path(
@@ -133,7 +151,10 @@ pub async fn list_tokens(
     query: ListQuery<NoFilter>,
 ) -> Result<HttpResponse, ApiError> {
     let page = query.page;
-    let rows = state.db.read(move |conn| store::list(conn, page)).await?;
+    let rows = state
+        .db
+        .read(move |conn| store::list(conn, page).map_err(ApiError::from))
+        .await?;
     Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page, |t| t.id)))
 }
 
@@ -154,7 +175,7 @@ pub async fn revoke_token(
     let (id, now) = (id.into_inner(), state.clock.now());
     state
         .db
-        .write(move |conn| store::revoke(conn, id, now))
+        .write(move |conn| store::revoke(conn, id, now).map_err(ApiError::from))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -11,6 +11,7 @@ use crate::error::{ApiError, FieldError};
 use crate::ids::{MemberId, SupplierId, TokenId};
 use crate::pagination::{keyset, Page};
 use crate::schema::api_tokens;
+use crate::validate::Checks;
 
 /// What a new token is for (API body and CLI arguments).
 #[derive(Debug, Clone)]
@@ -27,8 +28,33 @@ pub struct TokenSpec {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// Why a token could not be created, listed or revoked — for the API and the CLI alike (each
+/// maps it to its own errors).
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The request names something that does not fit (each field and why).
+    #[error("invalid token request")]
+    Invalid(Vec<FieldError>),
+    /// No token has this id.
+    #[error("no token has this id")]
+    NotFound,
+    /// A query failed.
+    #[error("token query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Invalid(fields) => ApiError::validation(fields),
+            TokenError::NotFound => ApiError::not_found("token"),
+            TokenError::Query(q) => ApiError::from(q),
+        }
+    }
+}
+
 /// A token just created: the only moment its plain text exists.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CreatedToken {
     /// Token id.
     pub id: TokenId,
@@ -36,6 +62,17 @@ pub struct CreatedToken {
     pub token: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for CreatedToken {
+    /// Never prints the secret, so no log line can hold it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedToken")
+            .field("id", &self.id)
+            .field("token", &"[redacted]")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
 }
 
 /// A stored token as authentication reads it.
@@ -191,7 +228,7 @@ impl From<TokenRow> for TokenInfo {
 }
 
 /// One page of tokens in creation order (admin: the handler's extractor; the CLI).
-pub fn list(conn: &mut DbConn, page: Page) -> Result<Vec<TokenInfo>, ApiError> {
+pub fn list(conn: &mut DbConn, page: Page) -> Result<Vec<TokenInfo>, TokenError> {
     let q = api_tokens::table.select(TokenRow::as_select()).into_boxed();
     let rows: Vec<TokenRow> = keyset(q, api_tokens::id, page).load(conn)?;
     Ok(rows.into_iter().map(TokenInfo::from).collect())
@@ -199,7 +236,7 @@ pub fn list(conn: &mut DbConn, page: Page) -> Result<Vec<TokenInfo>, ApiError> {
 
 /// Revokes token `id` at `now` (a second revocation keeps the first date); 404 if unknown.
 /// Takes effect on the next request on every instance: authentication reads the table.
-pub fn revoke(conn: &mut DbConn, id: TokenId, now: DateTime<Utc>) -> Result<TokenInfo, ApiError> {
+pub fn revoke(conn: &mut DbConn, id: TokenId, now: DateTime<Utc>) -> Result<TokenInfo, TokenError> {
     diesel::update(
         api_tokens::table
             .filter(api_tokens::id.eq(id))
@@ -213,7 +250,7 @@ pub fn revoke(conn: &mut DbConn, id: TokenId, now: DateTime<Utc>) -> Result<Toke
         .first(conn)
         .optional()?
         .map(TokenInfo::from)
-        .ok_or_else(|| ApiError::not_found("token"))
+        .ok_or(TokenError::NotFound)
 }
 
 /// Checks the binding of `spec`, stores the token's hash and returns the token once.
@@ -221,15 +258,10 @@ pub fn create(
     conn: &mut DbConn,
     spec: &TokenSpec,
     now: DateTime<Utc>,
-) -> Result<CreatedToken, ApiError> {
-    let mut errors = Vec::new();
-    let name = spec.name.trim();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        errors.push(FieldError::new(
-            "/name",
-            "must be 1 to 200 characters without control characters",
-        ));
-    }
+) -> Result<CreatedToken, TokenError> {
+    let mut checks = Checks::new();
+    let name = checks.line("/name", &spec.name, 1, 200);
+    let mut errors = checks.into_fields();
     let needs_member = matches!(spec.role, Role::Lead | Role::Officer);
     let needs_supplier = spec.role == Role::Supplier;
     let mut member_id = None;
@@ -275,7 +307,7 @@ pub fn create(
         (None, false) => {}
     }
     if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+        return Err(TokenError::Invalid(errors));
     }
     let (token, hash) = new_token();
     let id = TokenId::new();
@@ -283,7 +315,7 @@ pub fn create(
     diesel::insert_into(api_tokens::table)
         .values(NewTokenRow {
             id,
-            name,
+            name: &name,
             role: spec.role,
             member_id,
             supplier_id,

@@ -36,15 +36,16 @@ pub async fn open_campaign(
     body: ApiJson<CreateCampaign>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let new = body
-        .into_inner()?
-        .parse(now, state.settings.limits.max_years_ahead)?;
+    let input = body.into_inner()?;
+    let max_years = state.settings.limits.max_years_ahead;
     let group = id.into_inner();
     let domain = crate::notifications::domain::sender_domain(&state.settings.mail.from);
     let reply = state
         .db
         .write(move |conn| {
+            // Checked after the key's lookup: a retry after the deadline still gets its replay.
             once(conn, lead.caller.token_id, idem, now, Secret::No, |conn| {
+                let new = input.parse(now, max_years)?;
                 let campaign = store::insert(conn, lead.member, group, &new, now)?;
                 super::notices::enqueue_opened(conn, &campaign, &domain, now)?;
                 Ok(campaign)

@@ -61,6 +61,9 @@ pub enum DbError {
     /// No pooled connection became free in time (or the database went away).
     #[error("no database connection available: {0}")]
     Pool(String),
+    /// A query failed (outside a request: CLI, start-up).
+    #[error("database query failed: {0}")]
+    Query(String),
     /// The blocking thread running a query was cancelled.
     #[error("the database job was cancelled: {0}")]
     Cancelled(String),

@@ -159,6 +159,18 @@ fn find(conn: &mut DbConn, caller: &Caller, id: NeedId) -> Result<NeedRow, ApiEr
         .ok_or_else(|| ApiError::not_found("need"))
 }
 
+/// Holds need `id` for the rest of the transaction (PostgreSQL; SQLite writers take turns).
+fn lock_need(conn: &mut DbConn, id: NeedId) -> QueryResult<()> {
+    crate::db::lock_on_postgres(conn, |pg| {
+        let _: Vec<NeedId> = needs::table
+            .filter(needs::id.eq(id))
+            .select(needs::id)
+            .for_update()
+            .load(pg)?;
+        Ok(())
+    })
+}
+
 fn require_open(campaign: &Campaign) -> Result<(), ApiError> {
     if campaign.status == CampaignStatus::Open {
         Ok(())
@@ -283,6 +295,9 @@ pub fn patch(
     now: DateTime<Utc>,
 ) -> Result<Need, ApiError> {
     let caller = &officer.caller;
+    // A PATCH writes every field from what it read: the row is held from the read on, so a
+    // concurrent PATCH waits and then applies its change on top of this one (none is lost).
+    lock_need(conn, id)?;
     let row = find(conn, caller, id)?;
     let campaign = campaign_of(conn, caller, &row, now)?;
     require_open(&campaign)?;

@@ -118,6 +118,16 @@ pub struct Claimed {
     pub attempts: i64,
 }
 
+/// A message whose lease ran out on its last allowed attempt.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+#[diesel(check_for_backend(MultiBackend))]
+struct AbandonedRow {
+    id: MailId,
+    attempts: i64,
+    last_error: Option<String>,
+}
+
 /// Claims up to `limit` due messages for `worker` until `now + lease`, counting the attempt.
 /// A message whose lease ran out on its last allowed attempt (its worker died while sending
 /// it, `max_attempts` times) is marked `failed` with that reason instead of being claimed
@@ -134,21 +144,30 @@ pub fn claim(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    diesel::update(
-        outbox::table
-            .filter(outbox::id.eq_any(&ids))
-            .filter(outbox::status.eq(OutboxStatus::Sending))
-            .filter(outbox::attempts.ge(i64::from(max_attempts))),
-    )
-    .set((
-        outbox::status.eq(OutboxStatus::Failed),
-        outbox::last_error.eq(Some(format!(
-            "the lease expired on attempt {max_attempts} of {max_attempts}: the worker stopped while sending"
-        ))),
-        outbox::claimed_by.eq(None::<String>),
-        outbox::claimed_until.eq(None::<DbTime>),
-    ))
-    .execute(conn)?;
+    let abandoned: Vec<AbandonedRow> = outbox::table
+        .filter(outbox::id.eq_any(&ids))
+        .filter(outbox::status.eq(OutboxStatus::Sending))
+        .filter(outbox::attempts.ge(i64::from(max_attempts)))
+        .select(AbandonedRow::as_select())
+        .load(conn)?;
+    for row in abandoned {
+        let lease = format!(
+            "the lease expired on attempt {} of {max_attempts}: the worker stopped while sending",
+            row.attempts
+        );
+        let error = match row.last_error {
+            Some(previous) => format!("{lease} (previous error: {previous})"),
+            None => lease,
+        };
+        diesel::update(outbox::table.filter(outbox::id.eq(row.id)))
+            .set((
+                outbox::status.eq(OutboxStatus::Failed),
+                outbox::last_error.eq(Some(error.chars().take(2000).collect::<String>())),
+                outbox::claimed_by.eq(None::<String>),
+                outbox::claimed_until.eq(None::<DbTime>),
+            ))
+            .execute(conn)?;
+    }
     let until = later(now, lease);
     diesel::update(
         outbox::table

@@ -161,7 +161,10 @@ fn check_binary(cwd: &Path, database_url: Option<&str>) {
     let listed = String::from_utf8(list.stdout).unwrap();
     assert!(list.status.success());
     let row = listed.lines().find(|l| l.starts_with(&temp_id)).unwrap();
-    assert!(row.contains("\ttemp\t") && !row.ends_with("\t-\t-\t-"), "{row}");
+    assert!(
+        row.contains("\ttemp\t") && !row.ends_with("\t-\t-\t-"),
+        "{row}"
+    );
     assert!(!listed.contains("tp_"), "a secret in the list: {listed}");
     let revoke = command(cwd, database_url)
         .args(["token", "revoke", &temp_id])

@@ -168,7 +168,8 @@ fn features_reach_only_their_own_tables() {
                 if own.contains(table) {
                     continue;
                 }
-                let used = mentions(line, &format!("{table}::table"))
+                let used = line.contains("schema::*")
+                    || mentions(line, &format!("{table}::table"))
                     || line.contains(&format!("schema::{table}"))
                     || (line.contains("crate::schema::{")
                         && line.split(['{', ',', '}', ' ']).any(|w| w == *table));

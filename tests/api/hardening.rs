@@ -11,7 +11,7 @@ use tenderpool::auth::Role;
 
 use crate::both_backends;
 use crate::common::scenario::{need_body, Scenario};
-use crate::common::TestApp;
+use crate::common::{Resp, TestApp};
 
 fn member(code: &str, siret: &str) -> serde_json::Value {
     json!({"code": code, "legal_name": "Office", "siret": siret, "dwellings": 1, "contact_email": "a@b.fr"})
@@ -266,4 +266,115 @@ async fn sqlite_busy_is_503_with_retry_after_and_the_retry_succeeds() {
     assert!(!res.body.contains("locked"), "{}", res.body);
     other.batch_execute("ROLLBACK").unwrap();
     app.post("/api/v1/members", &app.admin, body).await.ok(201);
+}
+
+/// Holds the need's row lock from a raw connection until both requests of `race` wait on a
+/// lock (for status changes: both have read the need and reached their UPDATE), then
+/// releases it. Returns how many
+/// requests were seen waiting, and the two responses.
+async fn race_at_the_update<F, Fut>(app: &TestApp, need: &str, race: F) -> (i64, Resp, Resp)
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = (Resp, Resp)>,
+{
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let (url, need) = (app.db_url.clone(), need.to_owned());
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let locker = std::thread::spawn(move || {
+        let mut c = diesel::PgConnection::establish(&url).unwrap();
+        c.batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM needs WHERE id = '{need}' FOR UPDATE"
+        ))
+        .unwrap();
+        locked.send(()).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let waiting = loop {
+            let n = diesel::sql_query(
+                "SELECT COUNT(*) AS n FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .get_result::<N>(&mut c)
+            .unwrap()
+            .n;
+            if n >= 2 || std::time::Instant::now() > deadline {
+                break n;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        c.batch_execute("COMMIT").unwrap();
+        waiting
+    });
+    is_locked.recv().unwrap();
+    let (a, b) = race().await;
+    (locker.join().unwrap(), a, b)
+}
+
+#[actix_rt::test]
+async fn postgres_status_changes_stay_exclusive_when_both_requests_reach_the_update() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    let s = Scenario::new(&app).await;
+
+    // Two submits that both read the draft: exactly one changes it.
+    let id = s
+        .need(&app, &s.nmh, need_body("45442100-8", "1", "1"))
+        .await;
+    let path = format!("/api/v1/needs/{id}/submit");
+    let (waiting, a, b) = race_at_the_update(&app, &id, || async {
+        tokio::join!(
+            app.post(&path, &s.nmh, json!({})),
+            app.post(&path, &s.nmh, json!({}))
+        )
+    })
+    .await;
+    assert_eq!(waiting, 2, "both submits must have reached their UPDATE");
+    let mut st = [a.status.as_u16(), b.status.as_u16()];
+    st.sort();
+    assert_eq!(st, [200, 409], "{a:?} {b:?}");
+    assert_eq!(
+        app.get(&format!("/api/v1/needs/{id}"), &s.nmh)
+            .await
+            .ok(200)["status"],
+        "submitted"
+    );
+
+    // Two PATCHes of one draft at once: the second waits for the first and applies its change
+    // on top, instead of writing back a stale copy over it.
+    let id = s
+        .need(&app, &s.nmh, need_body("45442100-8", "1", "1"))
+        .await;
+    let path = format!("/api/v1/needs/{id}");
+    let (waiting, a, b) = race_at_the_update(&app, &id, || async {
+        tokio::join!(
+            app.call(
+                Method::PATCH,
+                &path,
+                Some(&s.nmh),
+                Some(json!({"quantity": "2"}).to_string().into_bytes())
+            ),
+            app.call(
+                Method::PATCH,
+                &path,
+                Some(&s.nmh),
+                Some(json!({"title": "Autre titre"}).to_string().into_bytes())
+            ),
+        )
+    })
+    .await;
+    assert_eq!(
+        waiting, 2,
+        "both PATCHes must have been waiting on the need"
+    );
+    a.ok(200);
+    b.ok(200);
+    let stored = app.get(&path, &s.nmh).await.ok(200);
+    assert_eq!(stored["quantity"], "2", "the first change is kept");
+    assert_eq!(stored["title"], "Autre titre", "the second change is kept");
 }
