@@ -138,10 +138,10 @@ impl de::Visitor<'_> for StrVisitor {
 
 /// Declares a decimal newtype with its parse rule, JSON form and OpenAPI schema.
 macro_rules! decimal_type {
-    ($(#[$doc:meta])* $name:ident, example = $example:literal, parse = $parse:expr, print = $print:expr) => {
+    ($(#[$doc:meta])* $name:ident, example = $example:literal, pattern = $pattern:literal, parse = $parse:expr, print = $print:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, utoipa::ToSchema)]
-        #[schema(value_type = String, example = $example)]
+        #[schema(value_type = String, example = $example, pattern = $pattern)]
         pub struct $name(Decimal);
 
         impl $name {
@@ -184,6 +184,7 @@ decimal_type!(
     /// at most 2 decimals, always printed with exactly 2.
     Amount,
     example = "1234.50",
+    pattern = r"^[0-9]{1,15}(\.[0-9]{1,2})?$",
     parse = |s| parse_plain(s, 2),
     print = |d| fixed(d, 2)
 );
@@ -193,6 +194,7 @@ decimal_type!(
     /// trailing zeros.
     Quantity,
     example = "12.5",
+    pattern = r"^[0-9]{1,12}(\.[0-9]{1,3})?$",
     parse = |s| {
         let v = parse_plain(s, 3)?;
         if v.is_zero() {
@@ -208,6 +210,7 @@ decimal_type!(
     /// trailing zeros.
     UnitPrice,
     example = "19.99",
+    pattern = r"^[0-9]{1,12}(\.[0-9]{1,4})?$",
     parse = |s| parse_plain(s, 4),
     print = trimmed
 );
@@ -216,6 +219,7 @@ decimal_type!(
     /// A percentage between 0 and 100 with at most 2 decimals (fee rates, criteria weights).
     Percent,
     example = "2.5",
+    pattern = r"^(100(\.0{1,2})?|[0-9]{1,2}(\.[0-9]{1,2})?)$",
     parse = |s| {
         let v = parse_plain(s, 2)?;
         if v > Decimal::ONE_HUNDRED {
@@ -230,6 +234,7 @@ decimal_type!(
     /// A French VAT rate in percent: `0`, `5.5`, `10` or `20`.
     VatRate,
     example = "20",
+    pattern = r"^(0(\.0{1,2})?|5\.50?|10(\.0{1,2})?|20(\.0{1,2})?)$",
     parse = |s| {
         let v = parse_plain(s, 2).map_err(|_| DecimalError::UnknownVatRate)?;
         let allowed = [Decimal::ZERO, Decimal::new(55, 1), Decimal::TEN, Decimal::from(20)];

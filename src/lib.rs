@@ -23,6 +23,7 @@ pub mod ids;
 pub mod members;
 pub mod needs;
 pub mod notifications;
+pub mod openapi;
 pub mod pagination;
 pub mod procedures;
 pub mod router;

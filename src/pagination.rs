@@ -30,8 +30,11 @@ pub const DEFAULT_LIMIT: u32 = 50;
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Page size, 1 to 500 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
-    /// Opaque cursor returned as `next_cursor` by the previous page.
+    /// Opaque cursor returned as `next_cursor` by the previous page (22 URL-safe base64
+    /// characters); an empty `cursor` is the same as none: the first page.
+    #[param(pattern = r"^([A-Za-z0-9_-]{22})?$")]
     pub cursor: Option<String>,
 }
 
@@ -70,7 +73,11 @@ impl PageQuery {
         let limit = match &self.limit {
             None => DEFAULT_LIMIT,
             Some(raw) => match raw.parse::<u32>() {
-                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+                Ok(n)
+                    if (1..=MAX_LIMIT).contains(&n) && raw.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    n
+                }
                 _ => {
                     errors.push(FieldError::new(
                         "/query/limit",
@@ -80,8 +87,8 @@ impl PageQuery {
                 }
             },
         };
-        let after = match &self.cursor {
-            None => None,
+        let after = match self.cursor.as_deref() {
+            None | Some("") => None,
             Some(raw) => match decode_cursor(raw) {
                 Some(id) => Some(id),
                 None => {
@@ -214,11 +221,22 @@ pub fn encode_cursor(id: Uuid) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())
 }
 
+/// Decodes a cursor: any 22 URL-safe base64 characters are 16 bytes, i.e. some id to start
+/// after (the unused low bits of the last character are ignored), so every cursor the
+/// documented pattern allows is accepted.
 fn decode_cursor(raw: &str) -> Option<Uuid> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
     use base64::Engine;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()?;
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::RequireNone),
+    );
+    if raw.len() != 22 {
+        return None;
+    }
+    let bytes = LENIENT.decode(raw).ok()?;
     Uuid::from_slice(&bytes).ok()
 }
 
@@ -283,6 +301,27 @@ mod tests {
             cursor: Some("%%%".into()),
         };
         assert_eq!(q.page().unwrap_err().errors[0].pointer, "/query/cursor");
+        // Every cursor of the documented form is accepted; empty means the first page.
+        for ok in [
+            "AAAAAAAAAAAAAAAAAAAAAA",
+            "zzzzzzzzzzzzzzzzzzzzz_",
+            "-_-_-_-_-_-_-_-_-_-_-A",
+        ] {
+            let q = PageQuery {
+                limit: None,
+                cursor: Some(ok.into()),
+            };
+            assert!(q.page().unwrap().after.is_some(), "{ok}");
+        }
+        let q = PageQuery {
+            limit: Some("+5".into()),
+            cursor: Some(String::new()),
+        };
+        assert_eq!(
+            q.page().unwrap_err().errors.len(),
+            1,
+            "only the signed limit is refused"
+        );
     }
 
     #[test]

@@ -70,7 +70,7 @@ impl utoipa::Modify for BearerAuth {
 /// The OpenAPI document of the service, generated from the registered handlers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, api) = routes(App::new()).split_for_parts();
-    api
+    crate::openapi::complete(api)
 }
 
 /// Registers every route of the service on `app` (health, then `/api/v1` with its

@@ -36,6 +36,7 @@ pub fn build(
             ApiError::invalid_field("/query", format!("invalid query string: {err}")).into()
         }));
     let (app, api) = routes(app).split_for_parts();
+    let api = crate::openapi::complete(api);
     let known = KnownRoutes::from_openapi(&api);
     app.service(
         SwaggerUi::new("/docs/{_:.*}")

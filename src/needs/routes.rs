@@ -61,12 +61,16 @@ pub async fn create_need(
 #[serde(deny_unknown_fields)]
 pub struct NeedsFilter {
     /// Campaign id.
+    #[param(value_type = Option<String>, format = Uuid)]
     pub campaign: Option<String>,
     /// Status.
+    #[param(value_type = Option<NeedStatus>)]
     pub status: Option<String>,
-    /// CPV code or prefix (digits, optionally `-` and check digit).
+    /// CPV code or its leading digits (digits, optionally `-` and check digit).
+    #[param(pattern = r"^[0-9-]{1,10}$")]
     pub cpv: Option<String>,
     /// Member code.
+    #[param(pattern = r"^[A-Z0-9_-]{2,16}$")]
     pub member: Option<String>,
 }
 

@@ -17,6 +17,7 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct OutboxFilter {
     /// `pending`, `sending`, `sent` or `failed`.
+    #[param(value_type = Option<OutboxStatus>)]
     pub status: Option<String>,
 }
 
