@@ -23,10 +23,12 @@ pub struct CreateToken {
     pub member_code: Option<String>,
     /// Supplier id, required for `supplier`.
     pub supplier_id: Option<SupplierId>,
-    /// Who holds the token.
+    /// Who holds the token (1–200 characters).
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Optional RFC 3339 instant after which the token stops working (in the future, at most
     /// `limits.max_years_ahead` years ahead).
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
 }
 

@@ -39,12 +39,16 @@ impl CampaignStatus {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCampaign {
-    /// Title.
+    /// Title (1–200 characters).
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     /// Optional CPV prefixes (2 to 8 digits) the needs must fall under, e.g. `["45", "0913"]`.
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub cpv_scope: Vec<String>,
-    /// RFC 3339 instant with offset, in the future, e.g. `2027-01-15T18:00:00+01:00`.
+    /// RFC 3339 instant with offset, in the future (at most `limits.max_years_ahead` years),
+    /// e.g. `2027-01-15T18:00:00+01:00`.
+    #[schema(format = DateTime)]
     pub needs_deadline: String,
 }
 

@@ -27,11 +27,14 @@ crate::stored_enum! {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateGroup {
-    /// Name of the group.
+    /// Name of the group (1–200 characters).
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Code of the coordinating member (must be one of `members`).
+    #[schema(pattern = r"^[A-Z0-9_-]{2,16}$")]
     pub coordinator: String,
     /// Codes of the member offices (2 to 50, no repeats).
+    #[schema(min_items = 2, max_items = 50)]
     pub members: Vec<String>,
     /// Default key for shared costs.
     pub cost_sharing_key: CostSharingKey,

@@ -10,14 +10,19 @@ use crate::validate::Checks;
 #[serde(deny_unknown_fields)]
 pub struct CreateMember {
     /// Short code, 2 to 16 of `A-Z 0-9 - _`, e.g. `NMH`.
+    #[schema(pattern = r"^[A-Z0-9_-]{2,16}$")]
     pub code: String,
-    /// Legal name.
+    /// Legal name (1–200 characters).
+    #[schema(min_length = 1, max_length = 200)]
     pub legal_name: String,
     /// SIRET: 14 digits, Luhn-valid.
+    #[schema(pattern = r"^[0-9]{14}$")]
     pub siret: String,
-    /// Number of dwellings (*logements*), a cost-sharing key.
+    /// Number of dwellings (*logements*), a cost-sharing key (0 to 10 000 000).
+    #[schema(maximum = 10_000_000)]
     pub dwellings: u64,
     /// Contact address for notices.
+    #[schema(format = Email, max_length = 254)]
     pub contact_email: String,
 }
 

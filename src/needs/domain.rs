@@ -110,6 +110,7 @@ pub struct CreateNeed {
     #[serde(default)]
     pub description: String,
     /// Official CPV code, form `NNNNNNNN-N`.
+    #[schema(pattern = r"^[0-9]{8}-[0-9]$")]
     pub cpv: String,
     /// Quantity (> 0, ≤ 3 decimals).
     pub quantity: Quantity,
@@ -122,6 +123,7 @@ pub struct CreateNeed {
     /// Where to deliver (1–500 characters).
     pub delivery_site: String,
     /// Wanted by this date, `YYYY-MM-DD`, not in the past.
+    #[schema(format = Date)]
     pub wanted_by: String,
 }
 

@@ -9,14 +9,18 @@ use crate::validate::Checks;
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSupplier {
-    /// Legal name.
+    /// Legal name (1–200 characters).
+    #[schema(min_length = 1, max_length = 200)]
     pub legal_name: String,
     /// SIRET: 14 digits, Luhn-valid.
+    #[schema(pattern = r"^[0-9]{14}$")]
     pub siret: String,
     /// 1 to 10 addresses that receive invitations and notices.
+    #[schema(min_items = 1, max_items = 10)]
     pub contact_emails: Vec<String>,
     /// Two-digit CPV divisions the supplier works in (used to invite it), e.g. `["45"]`.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub cpv_divisions: Vec<String>,
 }
 

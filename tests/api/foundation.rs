@@ -230,6 +230,50 @@ both_backends! {
         }
     }
 
+    async fn openapi_documents_every_error_as_problem_json_and_parameters_as_read(app) {
+        let doc = app.call(Method::GET, "/openapi.json", None, None).await.ok(200);
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let responses = op["responses"].as_object().unwrap();
+                let mut expected = vec!["415", "500", "503"];
+                if path.starts_with("/api/") { expected.extend(["401", "403"]); }
+                if path.contains('{') { expected.push("404"); }
+                if method == "post" || method == "patch" { expected.extend(["400", "409", "413", "422"]); }
+                for status in expected {
+                    assert!(responses.contains_key(status), "{method} {path} does not list {status}");
+                }
+                for (status, response) in responses {
+                    if status.starts_with('4') || status.starts_with('5') {
+                        let content = response["content"].as_object().unwrap();
+                        assert_eq!(content.keys().collect::<Vec<_>>(), ["application/problem+json"], "{method} {path} {status}");
+                        assert_eq!(content["application/problem+json"]["schema"]["$ref"], "#/components/schemas/Problem");
+                    }
+                }
+                let params = op["parameters"].as_array().cloned().unwrap_or_default();
+                for p in &params {
+                    match p["name"].as_str().unwrap() {
+                        "limit" => assert_eq!((p["schema"]["minimum"].as_i64(), p["schema"]["maximum"].as_i64()), (Some(1), Some(500)), "{method} {path}"),
+                        "cursor" => assert_eq!(p["schema"]["pattern"], "^([A-Za-z0-9_-]{22})?$", "{method} {path}"),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let status = &doc["paths"]["/api/v1/needs"]["get"]["parameters"].as_array().unwrap().iter()
+            .find(|p| p["name"] == "status").unwrap()["schema"];
+        assert!(status.to_string().contains("NeedStatus"), "the status filter is the enum: {status}");
+        assert_eq!(doc["components"]["schemas"]["Amount"]["pattern"], "^[0-9]{1,15}(\\.[0-9]{1,2})?$");
+        // What the document promises, the server does: an empty cursor is the first page, any
+        // cursor of the documented form is accepted, a signed limit is not.
+        app.seed_members().await;
+        let first = app.get("/api/v1/members?cursor=", &app.admin).await.ok(200);
+        assert_eq!(first["items"].as_array().unwrap().len(), 3);
+        app.get("/api/v1/members?cursor=zzzzzzzzzzzzzzzzzzzzzz", &app.admin).await.ok(200);
+        app.get("/api/v1/members?limit=+5", &app.admin).await.invalid("/query/limit");
+        // Errors really are problem+json with the documented codes.
+        app.call(Method::GET, "/api/v1/members", None, None).await.problem(401, "unauthenticated");
+    }
+
     async fn docs_page_works_offline(app) {
         let res = app.call(Method::GET, "/docs", None, None).await;
         assert_eq!(res.status.as_u16(), 308);
