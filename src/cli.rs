@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use crate::audit::Actor;
 use crate::auth::store::{self as token_store, TokenSpec};
 use crate::auth::Role;
 use crate::clock::{Clock, SystemClock};
@@ -39,6 +40,9 @@ pub enum CliError {
     /// The arguments were refused (one line per invalid field).
     #[error("{0}")]
     Invalid(String),
+    /// `audit verify` found the chain broken.
+    #[error("audit journal broken: {0}")]
+    AuditBroken(crate::audit::domain::Broken),
 }
 
 impl From<token_store::TokenError> for CliError {
@@ -84,6 +88,22 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Check the audit journal.
+    Audit {
+        /// Audit action.
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+/// Audit subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// Recompute the hash chain of every sealed event; exit 0 when intact, else name the
+    /// first bad sequence number and why (edited, deleted, inserted, reordered).
+    Verify,
+    /// Print the latest sealed sequence number and hash (keep them somewhere else).
+    Head,
 }
 
 /// Token subcommands.
@@ -211,7 +231,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             };
             let mut conn = db.conn()?;
             let created = db::write_tx(&mut conn, |c| {
-                token_store::create(c, &spec, SystemClock.now())
+                token_store::create(c, &Actor::cli(), &spec, SystemClock.now())
             })?;
             println!(
                 "Created {} token {} ({}). It is shown only this once:",
@@ -221,6 +241,34 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             );
             println!("{}", created.token);
             Ok(())
+        }
+        Command::Audit {
+            action: AuditAction::Head,
+        } => {
+            let mut conn = db.conn()?;
+            let head = crate::audit::store::head(&mut conn)
+                .map_err(|e| CliError::Db(DbError::Query(e.to_string())))?;
+            println!("seq {}", head.seq);
+            println!("hash {}", head.hash);
+            println!("unsealed {}", head.unsealed);
+            Ok(())
+        }
+        Command::Audit {
+            action: AuditAction::Verify,
+        } => {
+            let mut conn = db.conn()?;
+            match crate::audit::store::verify(&mut conn)
+                .map_err(|e| CliError::Db(DbError::Query(e.to_string())))?
+            {
+                Ok(head) => {
+                    println!(
+                        "audit journal intact: {} sealed events, head {} ({} not sealed yet)",
+                        head.seq, head.hash, head.unsealed
+                    );
+                    Ok(())
+                }
+                Err(broken) => Err(CliError::AuditBroken(broken)),
+            }
         }
         Command::Token {
             action: TokenAction::List,
@@ -266,7 +314,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         } => {
             let mut conn = db.conn()?;
             let now = SystemClock.now();
-            let info = db::write_tx(&mut conn, |c| token_store::revoke(c, id, now))?;
+            let info = db::write_tx(&mut conn, |c| {
+                token_store::revoke(c, &Actor::cli(), id, now)
+            })?;
             println!(
                 "Token {} ({}) is revoked since {}.",
                 info.id,

@@ -31,6 +31,19 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     /// Ranges of accepted input.
     pub limits: LimitSettings,
+    /// The audit journal.
+    pub audit: AuditSettings,
+}
+
+/// `[audit]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Milliseconds an event waits before the worker seals it into the chain: longer than any
+    /// transaction of the service may stay open, so events are sealed in the order recorded.
+    pub seal_after_ms: u64,
+    /// Most events sealed in one worker pass.
+    pub seal_batch: u32,
 }
 
 /// `[limits]` section.

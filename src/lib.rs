@@ -2,6 +2,7 @@
 //!
 //! See `docs/ARCHITECTURE.md` for the map of modules and the path of a request.
 
+pub mod audit;
 pub mod auth;
 pub mod awards;
 pub mod bids;

@@ -40,7 +40,9 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(crate::needs::routes::submit_need)
         .service(crate::needs::routes::withdraw_need)
         .service(crate::needs::routes::reject_need)
-        .service(crate::notifications::routes::list_outbox);
+        .service(crate::notifications::routes::list_outbox)
+        .service(crate::audit::routes::list_audit)
+        .service(crate::audit::routes::audit_head);
 }
 
 #[derive(OpenApi)]

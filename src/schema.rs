@@ -168,7 +168,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    audit_events (id) {
+        id -> Uid,
+        seq -> Nullable<BigInt>,
+        recorded_at -> Ts,
+        actor -> Text,
+        actor_token_id -> Nullable<Uid>,
+        action -> Text,
+        entity_type -> Text,
+        entity_id -> Uid,
+        group_id -> Nullable<Uid>,
+        data -> Text,
+        hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    audit_chain (id) {
+        id -> Integer,
+        last_seq -> BigInt,
+        last_hash -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    audit_events,
+    audit_chain,
     members,
     suppliers,
     groups,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::store::{self, TokenInfo, TokenSpec};
 use super::{Admin, Role};
+use crate::audit::Actor;
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
 use crate::idempotency::{Idempotency, Secret};
@@ -87,6 +88,7 @@ pub async fn create_token(
     let now = state.clock.now();
     let max_years = state.settings.limits.max_years_ahead;
     let token = admin.caller.token_id;
+    let caller = admin.caller;
     let reply = state
         .db
         .write(move |conn| {
@@ -99,7 +101,8 @@ pub async fn create_token(
                     name: body.name.trim().to_owned(),
                     expires_at: expiry(body.expires_at.as_deref(), now, max_years)?,
                 };
-                let created = store::create(conn, &spec, now).map_err(ApiError::from)?;
+                let created = store::create(conn, &Actor::from(&caller), &spec, now)
+                    .map_err(ApiError::from)?;
                 Ok(TokenCreated {
                     id: created.id,
                     token: created.token,
@@ -171,13 +174,15 @@ pub async fn list_tokens(
 #[delete("/tokens/{id}")]
 pub async fn revoke_token(
     state: web::Data<AppState>,
-    _admin: Admin,
+    admin: Admin,
     id: web::Path<TokenId>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, now) = (id.into_inner(), state.clock.now());
     state
         .db
-        .write(move |conn| store::revoke(conn, id, now).map_err(ApiError::from))
+        .write(move |conn| {
+            store::revoke(conn, &Actor::from(&admin.caller), id, now).map_err(ApiError::from)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::domain::{new_token, Principal, Role};
 use super::Caller;
+use crate::audit::{self, Action, Actor, Change, EntityType};
 use crate::db::types::DbTime;
 use crate::db::{DbConn, MultiBackend};
 use crate::error::{ApiError, FieldError};
@@ -236,26 +237,47 @@ pub fn list(conn: &mut DbConn, page: Page) -> Result<Vec<TokenInfo>, TokenError>
 
 /// Revokes token `id` at `now` (a second revocation keeps the first date); 404 if unknown.
 /// Takes effect on the next request on every instance: authentication reads the table.
-pub fn revoke(conn: &mut DbConn, id: TokenId, now: DateTime<Utc>) -> Result<TokenInfo, TokenError> {
-    diesel::update(
+pub fn revoke(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: TokenId,
+    now: DateTime<Utc>,
+) -> Result<TokenInfo, TokenError> {
+    let revoked = diesel::update(
         api_tokens::table
             .filter(api_tokens::id.eq(id))
             .filter(api_tokens::revoked_at.is_null()),
     )
     .set(api_tokens::revoked_at.eq(Some(DbTime::new(now))))
     .execute(conn)?;
-    api_tokens::table
+    let info = api_tokens::table
         .filter(api_tokens::id.eq(id))
         .select(TokenRow::as_select())
         .first(conn)
         .optional()?
         .map(TokenInfo::from)
-        .ok_or(TokenError::NotFound)
+        .ok_or(TokenError::NotFound)?;
+    if revoked == 1 {
+        audit::record(
+            conn,
+            actor,
+            Change {
+                action: Action::TokenRevoked,
+                entity_type: EntityType::Token,
+                entity_id: id.0,
+                group_id: None,
+                data: &serde_json::json!({"revoked_at": info.revoked_at}),
+            },
+            now,
+        )?;
+    }
+    Ok(info)
 }
 
 /// Checks the binding of `spec`, stores the token's hash and returns the token once.
 pub fn create(
     conn: &mut DbConn,
+    actor: &Actor,
     spec: &TokenSpec,
     now: DateTime<Utc>,
 ) -> Result<CreatedToken, TokenError> {
@@ -324,6 +346,25 @@ pub fn create(
             expires_at: spec.expires_at.map(DbTime::new),
         })
         .execute(conn)?;
+    // What the token is for, never its secret nor its hash.
+    audit::record(
+        conn,
+        actor,
+        Change {
+            action: Action::TokenCreated,
+            entity_type: EntityType::Token,
+            entity_id: id.0,
+            group_id: None,
+            data: &serde_json::json!({
+                "name": name,
+                "role": spec.role,
+                "member_id": member_id,
+                "supplier_id": supplier_id,
+                "expires_at": spec.expires_at.map(|t| DbTime::new(t).get()),
+            }),
+        },
+        now,
+    )?;
     Ok(CreatedToken {
         id,
         token,

@@ -46,7 +46,7 @@ pub async fn open_campaign(
             // Checked after the key's lookup: a retry after the deadline still gets its replay.
             once(conn, lead.caller.token_id, idem, now, Secret::No, |conn| {
                 let new = input.parse(now, max_years)?;
-                let campaign = store::insert(conn, lead.member, group, &new, now)?;
+                let campaign = store::insert(conn, &lead, group, &new, now)?;
                 super::notices::enqueue_opened(conn, &campaign, &domain, now)?;
                 Ok(campaign)
             })
@@ -124,7 +124,7 @@ pub async fn close_campaign(
     let (id, now) = (id.into_inner(), state.clock.now());
     let campaign = state
         .db
-        .write(move |conn| store::close(conn, lead.member, id, now))
+        .write(move |conn| store::close(conn, &lead, id, now))
         .await?;
     Ok(HttpResponse::Ok().json(campaign))
 }

@@ -7,7 +7,8 @@ use diesel::dsl;
 use diesel::prelude::*;
 
 use super::domain::{Campaign, CampaignStatus, NewCampaign};
-use crate::auth::{Caller, Principal};
+use crate::audit::{self, Action, Actor, Change, EntityType};
+use crate::auth::{Caller, Lead, Principal};
 use crate::db::types::{DbJson, DbTime};
 use crate::db::{DbConn, MultiBackend};
 use crate::error::ApiError;
@@ -97,12 +98,12 @@ fn find(
 /// Opens a campaign for group `group_id`, which `lead_member` must coordinate (else 404).
 pub fn insert(
     conn: &mut DbConn,
-    lead_member: MemberId,
+    lead: &Lead,
     group_id: GroupId,
     c: &NewCampaign,
     now: DateTime<Utc>,
 ) -> Result<Campaign, ApiError> {
-    if !is_led_by(conn, group_id, lead_member)? {
+    if !is_led_by(conn, group_id, lead.member)? {
         return Err(ApiError::not_found("group"));
     }
     let row = CampaignRow {
@@ -118,7 +119,20 @@ pub fn insert(
     diesel::insert_into(campaigns::table)
         .values(&row)
         .execute(conn)?;
-    Ok(row.into_view(now))
+    let campaign = row.into_view(now);
+    audit::record(
+        conn,
+        &Actor::from(&lead.caller),
+        Change {
+            action: Action::CampaignOpened,
+            entity_type: EntityType::Campaign,
+            entity_id: campaign.id.0,
+            group_id: Some(group_id),
+            data: &campaign,
+        },
+        now,
+    )?;
+    Ok(campaign)
 }
 
 /// A campaign the caller may see, or 404.
@@ -189,16 +203,16 @@ pub fn hold(conn: &mut DbConn, id: CampaignId, mode: Hold) -> QueryResult<()> {
 /// conditional on the stored status, so concurrent closes change the row once.
 pub fn close(
     conn: &mut DbConn,
-    lead_member: MemberId,
+    lead: &Lead,
     id: CampaignId,
     now: DateTime<Utc>,
 ) -> Result<Campaign, ApiError> {
     hold(conn, id, Hold::Exclusive)?;
-    let campaign = get_led(conn, lead_member, id, now)?;
+    let campaign = get_led(conn, lead.member, id, now)?;
     if campaign.status != CampaignStatus::Open {
         return Ok(campaign);
     }
-    diesel::update(
+    let closed = diesel::update(
         campaigns::table
             .filter(campaigns::id.eq(id))
             .filter(campaigns::status.eq(CampaignStatus::Open)),
@@ -208,7 +222,22 @@ pub fn close(
         campaigns::closed_at.eq(Some(DbTime::new(now))),
     ))
     .execute(conn)?;
-    get_led(conn, lead_member, id, now)
+    let campaign = get_led(conn, lead.member, id, now)?;
+    if closed == 1 {
+        audit::record(
+            conn,
+            &Actor::from(&lead.caller),
+            Change {
+                action: Action::CampaignClosed,
+                entity_type: EntityType::Campaign,
+                entity_id: id.0,
+                group_id: Some(campaign.group_id),
+                data: &serde_json::json!({"status": campaign.status, "closed_at": campaign.closed_at}),
+            },
+            now,
+        )?;
+    }
+    Ok(campaign)
 }
 
 /// Campaigns still open whose deadline falls in `(now, horizon]` (for reminders).

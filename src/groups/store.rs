@@ -8,6 +8,7 @@ use diesel::dsl;
 use diesel::prelude::*;
 
 use super::domain::{CostSharingKey, Group, GroupMember, NewGroup};
+use crate::audit::{self, Action, Actor, Change, EntityType};
 use crate::auth::{Caller, Principal};
 use crate::db::types::{DbDecimal, DbTime};
 use crate::db::{DbConn, MultiBackend};
@@ -95,7 +96,12 @@ fn managed_groups(caller: &Caller) -> groups::BoxedQuery<'static, MultiBackend> 
 }
 
 /// Inserts a group with its members; unknown member codes are 422.
-pub fn insert(conn: &mut DbConn, g: &NewGroup, now: DateTime<Utc>) -> Result<Group, ApiError> {
+pub fn insert(
+    conn: &mut DbConn,
+    actor: &Actor,
+    g: &NewGroup,
+    now: DateTime<Utc>,
+) -> Result<Group, ApiError> {
     let ids = ids_by_code(conn, &g.members)?;
     let unknown: Vec<FieldError> = ids
         .iter()
@@ -141,7 +147,20 @@ pub fn insert(conn: &mut DbConn, g: &NewGroup, now: DateTime<Utc>) -> Result<Gro
             })
             .execute(conn)?;
     }
-    load(conn, row)
+    let group = load(conn, row)?;
+    audit::record(
+        conn,
+        actor,
+        Change {
+            action: Action::GroupCreated,
+            entity_type: EntityType::Group,
+            entity_id: group.id.0,
+            group_id: Some(group.id),
+            data: &group,
+        },
+        now,
+    )?;
+    Ok(group)
 }
 
 /// The group of `row` with its members, sorted by code.
@@ -231,12 +250,29 @@ pub fn sign_convention(
     if !in_group {
         return Err(ApiError::not_found("member of this group"));
     }
-    diesel::update(group_members::table)
+    let signed = diesel::update(group_members::table)
         .filter(group_members::group_id.eq(id))
         .filter(group_members::member_id.eq(member_id))
         .filter(group_members::convention_signed_at.is_null())
         .set(group_members::convention_signed_at.eq(Some(DbTime::new(now))))
         .execute(conn)?;
+    if signed == 1 {
+        audit::record(
+            conn,
+            &Actor::from(caller),
+            Change {
+                action: Action::ConventionSigned,
+                entity_type: EntityType::Group,
+                entity_id: id.0,
+                group_id: Some(id),
+                data: &serde_json::json!({
+                    "member_code": code,
+                    "convention_signed_at": DbTime::new(now).get(),
+                }),
+            },
+            now,
+        )?;
+    }
     load(conn, row)
 }
 

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::domain::{Member, NewMember};
+use crate::audit::{self, Action, Actor, Change, EntityType};
 use crate::db::types::DbTime;
 use crate::db::{DbConn, MultiBackend};
 use crate::error::{ApiError, OnUnique};
@@ -41,7 +42,12 @@ impl From<MemberRow> for Member {
 
 /// Inserts a member; 409 `member_code_taken` if the code exists (decided by the unique
 /// index, so two concurrent creations get one 201 and one 409).
-pub fn insert(conn: &mut DbConn, m: &NewMember, now: DateTime<Utc>) -> Result<Member, ApiError> {
+pub fn insert(
+    conn: &mut DbConn,
+    actor: &Actor,
+    m: &NewMember,
+    now: DateTime<Utc>,
+) -> Result<Member, ApiError> {
     let row = MemberRow {
         id: MemberId::new(),
         code: m.code.clone(),
@@ -60,7 +66,20 @@ pub fn insert(conn: &mut DbConn, m: &NewMember, now: DateTime<Utc>) -> Result<Me
                 format!("a member with code {} already exists", m.code),
             )
         })?;
-    Ok(row.into())
+    let member = Member::from(row);
+    audit::record(
+        conn,
+        actor,
+        Change {
+            action: Action::MemberCreated,
+            entity_type: EntityType::Member,
+            entity_id: member.id.0,
+            group_id: None,
+            data: &member,
+        },
+        now,
+    )?;
+    Ok(member)
 }
 
 /// One page of members in creation order (admin: the handler's extractor).

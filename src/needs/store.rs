@@ -16,6 +16,7 @@ use super::domain::{
     estimated_value, transition, Action, Context, CreateNeed, Need, NeedFields, NeedStatus,
     PatchNeed, Unit,
 };
+use crate::audit;
 use crate::auth::{Caller, Lead, Officer, Principal};
 use crate::campaigns::domain::{Campaign, CampaignStatus};
 use crate::campaigns::store::{hold, led_campaign_ids, Hold};
@@ -23,7 +24,7 @@ use crate::db::types::{DbDecimal, DbTime};
 use crate::db::{DbConn, MultiBackend};
 use crate::decimal::{Quantity, UnitPrice, VatRate};
 use crate::error::ApiError;
-use crate::ids::{CampaignId, MemberId, NeedId};
+use crate::ids::{CampaignId, GroupId, MemberId, NeedId};
 use crate::members::domain::Member;
 use crate::members::store::{by_ids, ids_by_code};
 use crate::pagination::{keyset, Page};
@@ -234,7 +235,41 @@ pub fn create(
     diesel::insert_into(needs::table)
         .values(&row)
         .execute(conn)?;
-    into_one(conn, row)
+    let need = into_one(conn, row)?;
+    journal(
+        conn,
+        &officer.caller,
+        audit::Action::NeedCreated,
+        &need,
+        campaign.group_id,
+        &need,
+        now,
+    )?;
+    Ok(need)
+}
+
+/// Journals a change of `need` in its campaign's group, in the change's transaction.
+fn journal<T: serde::Serialize>(
+    conn: &mut DbConn,
+    caller: &Caller,
+    action: audit::Action,
+    need: &Need,
+    group: GroupId,
+    data: &T,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    audit::record(
+        conn,
+        &audit::Actor::from(caller),
+        audit::Change {
+            action,
+            entity_type: audit::EntityType::Need,
+            entity_id: need.id.0,
+            group_id: Some(group),
+            data,
+        },
+        now,
+    )
 }
 
 /// A need the caller may reach, or 404.
@@ -328,7 +363,17 @@ pub fn patch(
     ))
     .execute(conn)?;
     changed_once(n)?;
-    get(conn, caller, id)
+    let need = get(conn, caller, id)?;
+    journal(
+        conn,
+        caller,
+        audit::Action::NeedUpdated,
+        &need,
+        campaign.group_id,
+        &need,
+        now,
+    )?;
+    Ok(need)
 }
 
 /// Deletes a draft need (officer of its member) in an open campaign.
@@ -340,15 +385,27 @@ pub fn delete(
 ) -> Result<(), ApiError> {
     let caller = &officer.caller;
     let row = find(conn, caller, id)?;
-    require_open(&campaign_of(conn, caller, &row, now)?)?;
+    let campaign = campaign_of(conn, caller, &row, now)?;
+    require_open(&campaign)?;
     transition(row.status, Action::Delete).map_err(state_conflict)?;
+    let need = into_one(conn, row)?;
     let n = diesel::delete(
         needs::table
             .filter(needs::id.eq(id))
-            .filter(needs::status.eq(row.status)),
+            .filter(needs::status.eq(need.status)),
     )
     .execute(conn)?;
-    changed_once(n)
+    changed_once(n)?;
+    journal(
+        conn,
+        caller,
+        audit::Action::NeedDeleted,
+        &need,
+        campaign.group_id,
+        &serde_json::json!({}),
+        now,
+    )?;
+    Ok(())
 }
 
 /// Submits or withdraws a need (officer of its member) while the campaign is open.
@@ -361,7 +418,8 @@ pub fn officer_action(
 ) -> Result<Need, ApiError> {
     let caller = &officer.caller;
     let row = find(conn, caller, id)?;
-    require_open(&campaign_of(conn, caller, &row, now)?)?;
+    let campaign = campaign_of(conn, caller, &row, now)?;
+    require_open(&campaign)?;
     let to = transition(row.status, action).map_err(state_conflict)?;
     let t = DbTime::new(now);
     let submitted_at = if action == Action::Submit {
@@ -381,7 +439,23 @@ pub fn officer_action(
     ))
     .execute(conn)?;
     changed_once(n)?;
-    get(conn, caller, id)
+    let need = get(conn, caller, id)?;
+    let journaled = if action == Action::Submit {
+        audit::Action::NeedSubmitted
+    } else {
+        audit::Action::NeedWithdrawn
+    };
+    let data = serde_json::json!({"status": need.status, "submitted_at": need.submitted_at});
+    journal(
+        conn,
+        caller,
+        journaled,
+        &need,
+        campaign.group_id,
+        &data,
+        now,
+    )?;
+    Ok(need)
 }
 
 /// Rejects a submitted need with a reason (lead of its group), unless the campaign is frozen.
@@ -394,7 +468,8 @@ pub fn reject(
 ) -> Result<Need, ApiError> {
     let caller = &lead.caller;
     let row = find(conn, caller, id)?;
-    if campaign_of(conn, caller, &row, now)?.status == CampaignStatus::Frozen {
+    let campaign = campaign_of(conn, caller, &row, now)?;
+    if campaign.status == CampaignStatus::Frozen {
         return Err(ApiError::conflict(
             "campaign_frozen",
             "a tender was created from this campaign; its needs are fixed",
@@ -413,7 +488,18 @@ pub fn reject(
     ))
     .execute(conn)?;
     changed_once(n)?;
-    get(conn, caller, id)
+    let need = get(conn, caller, id)?;
+    let data = serde_json::json!({"status": need.status, "rejection_reason": reason});
+    journal(
+        conn,
+        caller,
+        audit::Action::NeedRejected,
+        &need,
+        campaign.group_id,
+        &data,
+        now,
+    )?;
+    Ok(need)
 }
 
 /// The submitted needs of a campaign the lead runs (404 otherwise), for aggregation.

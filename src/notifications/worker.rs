@@ -229,6 +229,17 @@ impl Worker {
             .await
     }
 
+    /// Seals the audit events old enough into the hash chain (see `docs/audit.md`).
+    pub async fn seal_audit(&self) -> Result<usize, WorkerError> {
+        let now = self.clock.now();
+        let settle = chrono::Duration::milliseconds(
+            i64::try_from(self.settings.audit.seal_after_ms).unwrap_or(i64::MAX),
+        );
+        let max = i64::from(self.settings.audit.seal_batch.max(1));
+        self.write(move |conn| crate::audit::store::seal(conn, now, settle, max))
+            .await
+    }
+
     /// One pass: housekeeping, reminders, then one claimed batch.
     pub async fn run_once(
         &self,
@@ -236,6 +247,9 @@ impl Worker {
     ) -> Result<Pass, WorkerError> {
         if let Err(e) = self.purge_idempotency().await {
             tracing::warn!(error = %e, "idempotency records not purged this pass");
+        }
+        if let Err(e) = self.seal_audit().await {
+            tracing::warn!(error = %e, "audit events not sealed this pass");
         }
         let reminders = self.enqueue_reminders().await;
         let claimed = self.claim().await?;

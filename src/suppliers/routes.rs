@@ -4,6 +4,7 @@ use actix_web::{get, post, web, HttpResponse};
 
 use super::domain::{CreateSupplier, Supplier};
 use super::store;
+use crate::audit::Actor;
 use crate::auth::{Admin, AdminOrLead};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
@@ -35,7 +36,7 @@ pub async fn create_supplier(
         .db
         .write(move |conn| {
             once(conn, token, idem, now, Secret::No, |conn| {
-                store::insert(conn, &new, now)
+                store::insert(conn, &Actor::from(&admin.caller), &new, now)
             })
         })
         .await?;

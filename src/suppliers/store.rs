@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::domain::{NewSupplier, Supplier};
+use crate::audit::{self, Action, Actor, Change, EntityType};
 use crate::db::types::{DbJson, DbTime};
 use crate::db::{DbConn, MultiBackend};
 use crate::error::{ApiError, OnUnique};
@@ -42,6 +43,7 @@ impl From<SupplierRow> for Supplier {
 /// (decided by the unique index).
 pub fn insert(
     conn: &mut DbConn,
+    actor: &Actor,
     s: &NewSupplier,
     now: DateTime<Utc>,
 ) -> Result<Supplier, ApiError> {
@@ -62,7 +64,20 @@ pub fn insert(
                 format!("a supplier with SIRET {} already exists", s.siret),
             )
         })?;
-    Ok(row.into())
+    let supplier = Supplier::from(row);
+    audit::record(
+        conn,
+        actor,
+        Change {
+            action: Action::SupplierCreated,
+            entity_type: EntityType::Supplier,
+            entity_id: supplier.id.0,
+            group_id: None,
+            data: &supplier,
+        },
+        now,
+    )?;
+    Ok(supplier)
 }
 
 /// One page of suppliers in creation order (admin and leads: the handler's extractor).

@@ -176,6 +176,27 @@ fn check_binary(cwd: &Path, database_url: Option<&str>) {
         String::from_utf8_lossy(&revoke.stderr)
     );
 
+    // The audit journal of what the CLI did, checked by the CLI (nothing sealed yet: intact).
+    let verify = command(cwd, database_url)
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("audit journal intact"));
+    let head = command(cwd, database_url)
+        .args(["audit", "head"])
+        .output()
+        .unwrap();
+    let head = String::from_utf8(head.stdout).unwrap();
+    assert!(
+        head.contains("seq 0") && head.contains("unsealed 3"),
+        "{head}"
+    );
+
     let (server, port) = serve(cwd, database_url);
     assert_eq!(
         http_get(port, "/api/v1/members", Some(&temp)).unwrap().0,

@@ -145,7 +145,8 @@ fn features_do_not_import_the_router_or_the_server() {
 #[test]
 fn features_reach_only_their_own_tables() {
     // Which folder (or file) owns which tables. `db/` is the backend seam (outbox locking).
-    let owners: [(&str, &[&str]); 9] = [
+    let owners: [(&str, &[&str]); 10] = [
+        ("audit/", &["audit_events", "audit_chain"]),
         ("members/", &["members"]),
         ("suppliers/", &["suppliers"]),
         ("groups/", &["groups", "group_members"]),

@@ -197,6 +197,7 @@ both_backends! {
             "PATCH /api/v1/needs/{id}", "DELETE /api/v1/needs/{id}", "POST /api/v1/needs/{id}/submit",
             "POST /api/v1/needs/{id}/withdraw", "POST /api/v1/needs/{id}/reject",
             "GET /api/v1/outbox",
+            "GET /api/v1/audit", "GET /api/v1/audit/head",
         ];
         expected.sort();
         assert_eq!(listed, expected);

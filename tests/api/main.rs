@@ -3,6 +3,7 @@
 
 mod common;
 
+mod audit;
 mod cli;
 mod conventions;
 mod foundation;

@@ -493,7 +493,7 @@ fn create_token(
     };
     let mut conn = state.db.conn().expect("connection");
     tenderpool::db::write_tx(&mut conn, |c| {
-        tenderpool::auth::store::create(c, &spec, start_instant())
+        tenderpool::auth::store::create(c, &tenderpool::audit::Actor::cli(), &spec, start_instant())
     })
     .expect("token created")
     .token

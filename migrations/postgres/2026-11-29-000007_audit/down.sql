@@ -1,0 +1,5 @@
+DROP TRIGGER audit_events_no_truncate ON audit_events;
+DROP TRIGGER audit_events_append_only ON audit_events;
+DROP FUNCTION audit_events_append_only();
+DROP TABLE audit_chain;
+DROP TABLE audit_events;
