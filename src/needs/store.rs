@@ -187,6 +187,20 @@ fn state_conflict(msg: String) -> ApiError {
     ApiError::conflict("invalid_state", msg)
 }
 
+/// Need `id` if it still has the `status` that was read: the target of every conditional
+/// update, so that of two concurrent changes only one finds the row.
+fn still(
+    id: NeedId,
+    status: NeedStatus,
+) -> diesel::dsl::Filter<
+    diesel::dsl::Filter<needs::table, diesel::dsl::Eq<needs::id, NeedId>>,
+    diesel::dsl::Eq<needs::status, NeedStatus>,
+> {
+    needs::table
+        .filter(needs::id.eq(id))
+        .filter(needs::status.eq(status))
+}
+
 /// 409 when a conditional update changed no row: the need's status changed meanwhile.
 fn changed_once(n: usize) -> Result<(), ApiError> {
     if n == 1 {
@@ -344,24 +358,20 @@ pub fn patch(
             today: crate::dates::paris_date(now),
         },
     )?;
-    let n = diesel::update(
-        needs::table
-            .filter(needs::id.eq(id))
-            .filter(needs::status.eq(row.status)),
-    )
-    .set((
-        needs::title.eq(&next.title),
-        needs::description.eq(&next.description),
-        needs::cpv.eq(&next.cpv),
-        needs::quantity.eq(DbDecimal(next.quantity.value())),
-        needs::unit.eq(next.unit),
-        needs::estimated_unit_price.eq(DbDecimal(next.estimated_unit_price.value())),
-        needs::vat_rate.eq(DbDecimal(next.vat_rate.value())),
-        needs::delivery_site.eq(&next.delivery_site),
-        needs::wanted_by.eq(next.wanted_by),
-        needs::updated_at.eq(DbTime::new(now)),
-    ))
-    .execute(conn)?;
+    let n = diesel::update(still(id, row.status))
+        .set((
+            needs::title.eq(&next.title),
+            needs::description.eq(&next.description),
+            needs::cpv.eq(&next.cpv),
+            needs::quantity.eq(DbDecimal(next.quantity.value())),
+            needs::unit.eq(next.unit),
+            needs::estimated_unit_price.eq(DbDecimal(next.estimated_unit_price.value())),
+            needs::vat_rate.eq(DbDecimal(next.vat_rate.value())),
+            needs::delivery_site.eq(&next.delivery_site),
+            needs::wanted_by.eq(next.wanted_by),
+            needs::updated_at.eq(DbTime::new(now)),
+        ))
+        .execute(conn)?;
     changed_once(n)?;
     let need = get(conn, caller, id)?;
     journal(
@@ -389,12 +399,7 @@ pub fn delete(
     require_open(&campaign)?;
     transition(row.status, Action::Delete).map_err(state_conflict)?;
     let need = into_one(conn, row)?;
-    let n = diesel::delete(
-        needs::table
-            .filter(needs::id.eq(id))
-            .filter(needs::status.eq(need.status)),
-    )
-    .execute(conn)?;
+    let n = diesel::delete(still(id, need.status)).execute(conn)?;
     changed_once(n)?;
     journal(
         conn,
@@ -427,17 +432,13 @@ pub fn officer_action(
     } else {
         row.submitted_at
     };
-    let n = diesel::update(
-        needs::table
-            .filter(needs::id.eq(id))
-            .filter(needs::status.eq(row.status)),
-    )
-    .set((
-        needs::status.eq(to),
-        needs::submitted_at.eq(submitted_at),
-        needs::updated_at.eq(t),
-    ))
-    .execute(conn)?;
+    let n = diesel::update(still(id, row.status))
+        .set((
+            needs::status.eq(to),
+            needs::submitted_at.eq(submitted_at),
+            needs::updated_at.eq(t),
+        ))
+        .execute(conn)?;
     changed_once(n)?;
     let need = get(conn, caller, id)?;
     let journaled = if action == Action::Submit {
@@ -476,17 +477,13 @@ pub fn reject(
         ));
     }
     let to = transition(row.status, Action::Reject).map_err(state_conflict)?;
-    let n = diesel::update(
-        needs::table
-            .filter(needs::id.eq(id))
-            .filter(needs::status.eq(row.status)),
-    )
-    .set((
-        needs::status.eq(to),
-        needs::rejection_reason.eq(Some(reason)),
-        needs::updated_at.eq(DbTime::new(now)),
-    ))
-    .execute(conn)?;
+    let n = diesel::update(still(id, row.status))
+        .set((
+            needs::status.eq(to),
+            needs::rejection_reason.eq(Some(reason)),
+            needs::updated_at.eq(DbTime::new(now)),
+        ))
+        .execute(conn)?;
     changed_once(n)?;
     let need = get(conn, caller, id)?;
     let data = serde_json::json!({"status": need.status, "rejection_reason": reason});
