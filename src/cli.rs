@@ -161,9 +161,23 @@ fn parse_role(s: &str) -> Result<Role, String> {
         .ok_or_else(|| format!("unknown role {s:?}: use admin, lead, officer or supplier"))
 }
 
+/// Logs on stderr, as text or one JSON object per line; `RUST_LOG` filters (default `info`).
+fn init_logging(format: crate::config::LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        crate::config::LogFormat::Text => builder.try_init(),
+        crate::config::LogFormat::Json => builder.json().with_current_span(true).try_init(),
+    };
+}
+
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let settings = Settings::load()?;
+    init_logging(settings.log.format);
     let db = Db::open(&settings.database)?;
     let applied = db.migrate()?;
     if !applied.is_empty() {

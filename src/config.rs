@@ -33,6 +33,48 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// The audit journal.
     pub audit: AuditSettings,
+    /// Who may read `/metrics`.
+    pub metrics: MetricsSettings,
+    /// How logs are written.
+    pub log: LogSettings,
+}
+
+/// Who may read `GET /metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricsAccess {
+    /// Not served (404).
+    Off,
+    /// An admin token is required.
+    Admin,
+    /// Anyone who reaches the port (put it behind a private network).
+    Open,
+}
+
+/// `[metrics]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Who may read `/metrics`.
+    pub access: MetricsAccess,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// `[log]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` or `json`.
+    pub format: LogFormat,
 }
 
 /// `[audit]` section.

@@ -51,6 +51,9 @@ pub struct Problem {
     /// Invalid fields (422 only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// The request's id (also in the `X-Request-Id` header and every log line of it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// Most invalid fields listed in one 422 (the detail gives the full count).
@@ -181,6 +184,7 @@ impl ApiError {
             detail: self.detail.clone(),
             code: self.code.to_owned(),
             errors: self.errors.clone(),
+            request_id: crate::request_id::current(),
         }
     }
 }

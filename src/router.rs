@@ -85,6 +85,7 @@ where
         .openapi(ApiDoc::openapi())
         .service(crate::health::health)
         .service(crate::health::ready)
+        .service(crate::metrics::metrics)
         .service(
             scope::scope("/api/v1")
                 // The last `wrap` runs first: authentication, then the idempotency key.

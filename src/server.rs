@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{ErrorHandlers, Logger};
+use actix_web::middleware::ErrorHandlers;
 use actix_web::{web, App, HttpRequest, HttpResponse, ResponseError};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
@@ -61,7 +61,9 @@ pub fn build(
     }))
     .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
     .wrap(actix_web::middleware::from_fn(refuse_encoded_bodies))
-    .wrap(Logger::new("%r %s %Dms"))
+    .wrap(actix_web::middleware::from_fn(
+        crate::request_id::middleware,
+    ))
 }
 
 /// Request bodies are plain JSON: a `Content-Encoding` other than `identity` is answered 415

@@ -189,7 +189,7 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, ApiError> {
 
 /// Authenticates the request: the bearer token is hashed and looked up on a blocking thread
 /// (unknown, revoked or expired → 401).
-async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+pub async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()

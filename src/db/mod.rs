@@ -169,6 +169,20 @@ pub enum Backend {
 pub struct Db {
     pool: Pool<Manager>,
     backend: Backend,
+    timeouts: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// What the pool holds right now (for `/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    /// Connections open and free.
+    pub idle: u32,
+    /// Connections open and in use.
+    pub in_use: u32,
+    /// Most connections the pool opens.
+    pub max: u32,
+    /// Requests that found no free connection in time since start.
+    pub timeouts: u64,
 }
 
 impl Db {
@@ -200,7 +214,32 @@ impl Db {
             .connection_timeout(Duration::from_secs(settings.pool_timeout_secs.max(1)))
             .build(manager)
             .map_err(|e| DbError::Connect(e.to_string()))?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            timeouts: std::sync::Arc::default(),
+        })
+    }
+
+    /// What the pool holds right now.
+    pub fn pool_state(&self) -> PoolState {
+        let s = self.pool.state();
+        PoolState {
+            idle: s.idle_connections,
+            in_use: s.connections.saturating_sub(s.idle_connections),
+            max: self.pool.max_size(),
+            timeouts: self.timeouts.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    fn get(
+        pool: &Pool<Manager>,
+        timeouts: &std::sync::atomic::AtomicU64,
+    ) -> Result<r2d2::PooledConnection<Manager>, DbError> {
+        pool.get().map_err(|e| {
+            timeouts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            DbError::Pool(e.to_string())
+        })
     }
 
     /// The backend in use.
@@ -230,9 +269,9 @@ impl Db {
         E: From<DbError> + From<diesel::result::Error> + Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, timeouts) = (self.pool.clone(), self.timeouts.clone());
         actix_web::web::block(move || {
-            let mut pooled = pool.get().map_err(|e| DbError::Pool(e.to_string()))?;
+            let mut pooled = Self::get(&pool, &timeouts)?;
             let conn: &mut DbConn = &mut pooled;
             conn.transaction(f)
         })
@@ -247,9 +286,9 @@ impl Db {
         E: From<DbError> + From<diesel::result::Error> + Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, timeouts) = (self.pool.clone(), self.timeouts.clone());
         actix_web::web::block(move || {
-            let mut conn = pool.get().map_err(|e| DbError::Pool(e.to_string()))?;
+            let mut conn = Self::get(&pool, &timeouts)?;
             write_tx(&mut conn, f)
         })
         .await

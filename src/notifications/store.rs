@@ -289,6 +289,40 @@ pub fn release(conn: &mut DbConn, ids: &[MailId], worker: &str) -> QueryResult<u
     .execute(conn)
 }
 
+/// The outbox's state for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxHealth {
+    /// Messages waiting for an attempt.
+    pub pending: i64,
+    /// Messages given up on.
+    pub failed: i64,
+    /// Seconds since the oldest pending message was enqueued (0: none).
+    pub oldest_pending_age_s: i64,
+}
+
+/// Counts pending and failed messages and the oldest pending one's age at `now`.
+pub fn health(conn: &mut DbConn, now: DateTime<Utc>) -> QueryResult<OutboxHealth> {
+    let count = |conn: &mut DbConn, s: OutboxStatus| -> QueryResult<i64> {
+        outbox::table
+            .filter(outbox::status.eq(s))
+            .count()
+            .get_result(conn)
+    };
+    let pending = count(conn, OutboxStatus::Pending)?;
+    let failed = count(conn, OutboxStatus::Failed)?;
+    let oldest: Option<DbTime> = outbox::table
+        .filter(outbox::status.eq(OutboxStatus::Pending))
+        .order(outbox::created_at.asc())
+        .select(outbox::created_at)
+        .first(conn)
+        .optional()?;
+    Ok(OutboxHealth {
+        pending,
+        failed,
+        oldest_pending_age_s: oldest.map_or(0, |t| (now - t.get()).num_seconds().max(0)),
+    })
+}
+
 /// An outbox message as the admin sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OutboxEntry {

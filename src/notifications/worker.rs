@@ -255,6 +255,7 @@ impl Worker {
         let claimed = self.claim().await?;
         let mut pass = self.deliver(claimed, stop).await?;
         pass.reminders = reminders;
+        crate::metrics::worker_passed(self.clock.now().timestamp());
         Ok(pass)
     }
 

@@ -183,7 +183,7 @@ both_backends! {
         }
         listed.sort();
         let mut expected = vec![
-            "GET /health", "GET /ready",
+            "GET /health", "GET /ready", "GET /metrics",
             "POST /api/v1/tokens",
             "GET /api/v1/tokens",
             "DELETE /api/v1/tokens/{id}",
@@ -273,6 +273,52 @@ both_backends! {
         app.get("/api/v1/members?limit=+5", &app.admin).await.invalid("/query/limit");
         // Errors really are problem+json with the documented codes.
         app.call(Method::GET, "/api/v1/members", None, None).await.problem(401, "unauthenticated");
+    }
+
+    async fn every_response_carries_a_request_id_also_in_problems(app) {
+        let res = app.call_with(Method::GET, "/api/v1/members", None, None, &[("X-Request-Id", "client-id_42.a:b")]).await;
+        assert_eq!(res.headers.get("x-request-id").unwrap(), "client-id_42.a:b");
+        assert_eq!(res.problem(401, "unauthenticated")["request_id"], "client-id_42.a:b");
+        for bad in ["has space", &"x".repeat(129), "é"] {
+            let res = app.call_with(Method::GET, "/health", None, None, &[("X-Request-Id", bad)]).await;
+            let id = res.headers.get("x-request-id").unwrap().to_str().unwrap().to_owned();
+            assert!(uuid::Uuid::parse_str(&id).is_ok(), "a malformed id is replaced: {id}");
+        }
+        let a = app.call(Method::GET, "/health", None, None).await;
+        let b = app.call(Method::GET, "/nowhere", None, None).await;
+        let (a, b) = (a.headers.get("x-request-id").unwrap(), b.headers.get("x-request-id").unwrap());
+        assert_ne!(a, b);
+        assert_eq!(app.call(Method::GET, "/nowhere", None, None).await.json()["request_id"].as_str().map(str::len), Some(36));
+    }
+
+    async fn metrics_are_prometheus_text_for_admins_and_count_requests(app) {
+        app.call(Method::GET, "/metrics", None, None).await.problem(401, "unauthenticated");
+        let scrape = |text: &str, series: &str| -> u64 {
+            text.lines().find(|l| l.starts_with(series)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or(0)
+        };
+        let series = "tenderpool_http_requests_total{method=\"GET\",route=\"/api/v1/members\",status=\"200\"}";
+        let before = app.get("/metrics", &app.admin).await;
+        assert_eq!(before.status.as_u16(), 200);
+        assert!(before.content_type.starts_with("text/plain; version=0.0.4"));
+        let n = scrape(&before.body, series);
+        app.get("/api/v1/members", &app.admin).await.ok(200);
+        app.get("/api/v1/members", &app.admin).await.ok(200);
+        let after = app.get("/metrics", &app.admin).await.body;
+        assert!(scrape(&after, series) >= n + 2, "{after}");
+        // Every line is a comment or `name{labels} value` (the Prometheus text format).
+        for line in after.lines().filter(|l| !l.starts_with('#')) {
+            let (name_labels, value) = line.rsplit_once(' ').unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+            let name = name_labels.split('{').next().unwrap();
+            assert!(name.starts_with("tenderpool_") && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "{line}");
+            if name_labels.contains('{') { assert!(name_labels.ends_with('}'), "{line}"); }
+        }
+        for name in ["tenderpool_http_request_duration_seconds_bucket", "tenderpool_db_pool_connections", "tenderpool_outbox_messages", "tenderpool_worker_last_pass_timestamp_seconds"] {
+            assert!(after.contains(name), "{name} missing");
+        }
+        assert!(!after.contains("/api/v1/needs/0"), "raw paths never become labels");
+        let nmh = { app.seed_members().await; app.token(tenderpool::auth::Role::Officer, Some("NMH"), None) };
+        app.get("/metrics", &nmh).await.problem(403, "forbidden");
     }
 
     async fn docs_page_works_offline(app) {

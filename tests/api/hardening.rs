@@ -252,6 +252,19 @@ both_backends! {
 }
 
 #[actix_rt::test]
+async fn metrics_can_be_switched_off() {
+    let app =
+        TestApp::sqlite_with(|s| s.metrics.access = tenderpool::config::MetricsAccess::Off).await;
+    app.get("/metrics", &app.admin)
+        .await
+        .problem(404, "not_found");
+    let open =
+        TestApp::sqlite_with(|s| s.metrics.access = tenderpool::config::MetricsAccess::Open).await;
+    let res = open.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(res.status.as_u16(), 200);
+}
+
+#[actix_rt::test]
 async fn sqlite_busy_is_503_with_retry_after_and_the_retry_succeeds() {
     use diesel::connection::SimpleConnection;
     use diesel::Connection;
