@@ -252,6 +252,35 @@ both_backends! {
 }
 
 #[actix_rt::test]
+async fn sqlite_writers_of_one_process_take_turns_instead_of_failing_busy() {
+    // A busy timeout of 1 ms: writers that met each other on SQLite's lock would fail with
+    // 503 database_busy; queued in arrival order, every one of them succeeds.
+    let app = TestApp::sqlite_with(|s| {
+        s.database.sqlite_busy_timeout_ms = 1;
+        s.database.pool_max = 8;
+    })
+    .await;
+    let s = Scenario::new(&app).await;
+    let path = format!("/api/v1/campaigns/{}/needs", s.campaign);
+    let posts = (0..24).map(|i| {
+        let body = need_body("45442100-8", &format!("{}", i + 1), "1");
+        let path = path.clone();
+        let token = if i % 2 == 0 {
+            s.nmh.clone()
+        } else {
+            s.bmh.clone()
+        };
+        let app = &app;
+        async move { app.post(&path, &token, body).await }
+    });
+    let answers = futures_util::future::join_all(posts).await;
+    for r in &answers {
+        assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    }
+    assert_eq!(app.count("needs"), 24, "nothing lost");
+}
+
+#[actix_rt::test]
 async fn metrics_can_be_switched_off() {
     let app =
         TestApp::sqlite_with(|s| s.metrics.access = tenderpool::config::MetricsAccess::Off).await;
