@@ -81,6 +81,22 @@ pub fn parse_instant(raw: &str) -> Option<DateTime<Utc>> {
         .filter(|t| date_in_range(t.date_naive()))
 }
 
+/// Parses an RFC 3339 instant used as a search bound: any valid instant is accepted, and one
+/// outside the years [`MIN_YEAR`]..=[`MAX_YEAR`] is taken as the edge of that range (nothing
+/// is stored outside it, so the answer is the same).
+pub fn parse_bound(raw: &str) -> Option<DateTime<Utc>> {
+    use chrono::TimeZone;
+    if raw.len() > 64 {
+        return None;
+    }
+    let t = DateTime::parse_from_rfc3339(raw).ok()?.with_timezone(&Utc);
+    let first = Utc.with_ymd_and_hms(MIN_YEAR, 1, 1, 0, 0, 0).single()?;
+    let last = Utc
+        .with_ymd_and_hms(MAX_YEAR, 12, 31, 23, 59, 59)
+        .single()?;
+    Some(t.clamp(first, last))
+}
+
 /// Checks a future instant (a deadline, an expiry): after `now` and at most `max_years` years
 /// after it. Returns the message for the field otherwise.
 pub fn check_future(t: DateTime<Utc>, now: DateTime<Utc>, max_years: u32) -> Result<(), String> {

@@ -14,7 +14,7 @@ use crate::error::PROBLEM_JSON;
 
 /// What each error status means, with its `code` values.
 const STATUSES: [(&str, &str); 10] = [
-    ("400", "`malformed_json` (not one JSON document, or a repeated key), `invalid_idempotency_key`"),
+    ("400", "`malformed_json` (not one JSON document, or a repeated key), `bad_request` (an unreadable body), `invalid_idempotency_key`"),
     ("401", "`unauthenticated`: no, unknown, revoked or expired token"),
     ("403", "`forbidden`: the token's role may not do this"),
     ("404", "`not_found`: no such resource, a malformed id, or one outside the caller's scope"),

@@ -20,11 +20,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def ensure_binary(path, profile="release"):
+def ensure_binary(path, rebuild=False):
+    """`path` if given; else target/release/tenderpool, built (or rebuilt, incrementally,
+    with `rebuild`) first."""
     if path and os.path.exists(path):
         return path
-    path = os.path.join(ROOT, "target", profile, "tenderpool")
-    if not os.path.exists(path):
+    path = os.path.join(ROOT, "target", "release", "tenderpool")
+    if rebuild or not os.path.exists(path):
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     return path
 

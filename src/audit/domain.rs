@@ -274,10 +274,23 @@ pub fn verify(events: &[Sealed], head: (i64, &str)) -> Result<(), Broken> {
             })
         };
         if !fits(e) {
-            // The next event belongs here: the two were swapped.
-            let swapped = events.get(i + 1).is_some_and(fits);
+            // Swapped with the next one: the next fits here and this one fits right after it.
+            let swapped = events.get(i + 1).is_some_and(|next| {
+                fits(next)
+                    && e.event.as_ref().is_some_and(|ev| {
+                        Event {
+                            seq: e.seq + 1,
+                            ..ev.clone()
+                        }
+                        .hash_after(&next.hash)
+                            == e.hash
+                    })
+            });
+            let inserted = !swapped && events.get(i + 1).is_some_and(fits);
             return Err(if swapped {
                 Broken::Reordered(e.seq)
+            } else if inserted {
+                Broken::Inserted(e.seq)
             } else {
                 Broken::Edited(e.seq)
             });
@@ -373,8 +386,14 @@ mod tests {
         swapped[2].seq = 3;
         assert_eq!(verify(&swapped, head), Err(Broken::Reordered(2)));
 
+        // An event slipped in at 3, the later ones renumbered.
         let mut inserted = good.clone();
-        inserted.insert(2, good[2].clone());
+        let mut intruder = good[2].clone();
+        intruder.hash = "b".repeat(64);
+        inserted.insert(2, intruder);
+        for (i, s) in inserted.iter_mut().enumerate() {
+            s.seq = i as i64 + 1;
+        }
         assert_eq!(verify(&inserted, head), Err(Broken::Inserted(3)));
 
         let mut unreadable = good.clone();

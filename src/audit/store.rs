@@ -144,7 +144,10 @@ pub fn seal(
     let head = chain_head(conn)?;
     let due: Vec<EventRow> = audit_events::table
         .filter(audit_events::seq.is_null())
-        .filter(audit_events::recorded_at.le(DbTime::new(now - settle)))
+        .filter(
+            audit_events::recorded_at
+                .le(DbTime::new(now.checked_sub_signed(settle).unwrap_or(now))),
+        )
         .order((audit_events::recorded_at.asc(), audit_events::id.asc()))
         .limit(max)
         .select(EventRow::as_select())
@@ -204,8 +207,21 @@ pub fn head(conn: &mut DbConn) -> QueryResult<Head> {
     })
 }
 
-/// Checks the whole sealed chain against its rule and its head.
+/// Checks the whole sealed chain against its rule and its head, read in one snapshot (a
+/// repeatable-read transaction on PostgreSQL, a read transaction on SQLite) so that a worker
+/// sealing meanwhile cannot make it report a gap.
 pub fn verify(conn: &mut DbConn) -> QueryResult<Result<Head, Broken>> {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    conn.transaction(|conn| {
+        crate::db::lock_on_postgres(conn, |pg| {
+            pg.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        })?;
+        verify_in_snapshot(conn)
+    })
+}
+
+fn verify_in_snapshot(conn: &mut DbConn) -> QueryResult<Result<Head, Broken>> {
     let rows: Vec<EventRow> = audit_events::table
         .filter(audit_events::seq.is_not_null())
         .order(audit_events::seq.asc())
@@ -234,8 +250,9 @@ pub struct AuditEvent {
     pub id: Uuid,
     /// Position in the chain; null until sealed.
     pub seq: Option<i64>,
-    /// When the change was made.
-    pub recorded_at: DateTime<Utc>,
+    /// When the change was made, as the canonical form writes it
+    /// (`YYYY-MM-DDTHH:MM:SS.ffffffZ`, always six decimals).
+    pub recorded_at: String,
     /// Who acted.
     #[schema(value_type = Object)]
     pub actor: serde_json::Value,
@@ -266,7 +283,7 @@ impl TryFrom<EventRow> for AuditEvent {
         Ok(AuditEvent {
             id: r.id.0,
             seq: r.seq,
-            recorded_at: r.recorded_at.get(),
+            recorded_at: crate::db::types::sqlite_time_text(r.recorded_at.get()),
             actor: parse(&r.actor)?,
             action: r.action,
             entity_type: r.entity_type,
@@ -293,8 +310,9 @@ pub struct AuditFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-/// One page of the journal: an admin sees every event, a lead the events of the groups its
-/// member coordinates; nobody else anything.
+/// One page of the journal: an admin sees every event; a lead the events of the groups its
+/// member coordinates — but of needs only what it may see of them: needs once submitted,
+/// and their events from the submission on (never a draft's contents); nobody else anything.
 pub fn list(
     conn: &mut DbConn,
     caller: &Caller,
@@ -306,11 +324,23 @@ pub fn list(
         .into_boxed();
     q = match caller.principal {
         Principal::Admin => q,
-        Principal::Lead { member_id } => q.filter(
-            audit_events::group_id
-                .assume_not_null()
-                .eq_any(led_group_ids(member_id)),
-        ),
+        Principal::Lead { member_id } => q
+            .filter(
+                audit_events::group_id
+                    .assume_not_null()
+                    .eq_any(led_group_ids(member_id)),
+            )
+            .filter(
+                audit_events::entity_type
+                    .ne(EntityType::Need)
+                    .or(audit_events::entity_id
+                        .eq_any(crate::needs::store::lead_visible_need_ids(member_id))
+                        .and(audit_events::action.eq_any([
+                            Action::NeedSubmitted,
+                            Action::NeedWithdrawn,
+                            Action::NeedRejected,
+                        ]))),
+            ),
         Principal::Officer { .. } | Principal::Supplier { .. } => {
             q.filter(audit_events::id.is_null())
         }

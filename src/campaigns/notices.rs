@@ -108,7 +108,10 @@ pub fn enqueue_due_reminders(
     if days_before == 0 {
         return Ok(0);
     }
-    let horizon = now + chrono::Duration::days(i64::from(days_before));
+    let Some(horizon) = now.checked_add_signed(chrono::Duration::days(i64::from(days_before)))
+    else {
+        return Ok(0);
+    };
     let mut count = 0;
     for campaign in store::open_with_deadline_within(conn, now, horizon)? {
         let group = crate::groups::store::notice_recipients(conn, campaign.group_id)?;

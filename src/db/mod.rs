@@ -135,7 +135,8 @@ impl ManageConnection for Manager {
                 let mut conn = SqliteConnection::establish(&path)?;
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; \
+                     PRAGMA recursive_triggers = ON;",
                     self.busy_timeout_ms
                 ))
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
@@ -170,6 +171,11 @@ pub struct Db {
     pool: Pool<Manager>,
     backend: Backend,
     timeouts: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// SQLite: the turn of this process's write transactions. Writers queue here in arrival
+    /// order (a fair lock) instead of spinning on SQLite's busy handler, whose sleeps made the
+    /// tail latency of concurrent writes about a second; the busy timeout is left for other
+    /// processes (the CLI, a second instance by mistake).
+    writers: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// What the pool holds right now (for `/metrics`).
@@ -218,6 +224,7 @@ impl Db {
             pool,
             backend,
             timeouts: std::sync::Arc::default(),
+            writers: std::sync::Arc::default(),
         })
     }
 
@@ -279,13 +286,18 @@ impl Db {
         .map_err(|e| DbError::Cancelled(e.to_string()))?
     }
 
-    /// Runs `f` in a write transaction on a blocking thread (`BEGIN IMMEDIATE` on SQLite).
+    /// Runs `f` in a write transaction on a blocking thread (`BEGIN IMMEDIATE` on SQLite, after
+    /// waiting for this process's earlier writers in arrival order).
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<DbError> + From<diesel::result::Error> + Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
     {
+        let _turn = match self.backend {
+            Backend::Sqlite => Some(self.writers.lock().await),
+            Backend::Postgres => None,
+        };
         let (pool, timeouts) = (self.pool.clone(), self.timeouts.clone());
         actix_web::web::block(move || {
             let mut conn = Self::get(&pool, &timeouts)?;

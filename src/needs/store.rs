@@ -42,6 +42,24 @@ pub fn visible_needs(caller: &Caller) -> needs::BoxedQuery<'static, MultiBackend
     }
 }
 
+/// Ids of the needs the lead of `member` may see (submitted, in the campaigns of the groups it
+/// leads): a subquery for other features' scopes (the audit journal).
+pub type LeadVisibleNeedIds = diesel::dsl::Select<
+    diesel::dsl::Filter<
+        diesel::dsl::Filter<needs::table, diesel::dsl::IsNotNull<needs::submitted_at>>,
+        diesel::dsl::EqAny<needs::campaign_id, crate::campaigns::store::LedCampaignIds>,
+    >,
+    needs::id,
+>;
+
+/// The needs the lead of `member` may see.
+pub fn lead_visible_need_ids(member: MemberId) -> LeadVisibleNeedIds {
+    needs::table
+        .filter(needs::submitted_at.is_not_null())
+        .filter(needs::campaign_id.eq_any(led_campaign_ids(member)))
+        .select(needs::id)
+}
+
 /// A stored need (every column is written at creation, so it is also the insert value).
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = needs)]

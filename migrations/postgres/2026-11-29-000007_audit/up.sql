@@ -35,8 +35,14 @@ VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000'
 -- update allowed is sealing: setting seq and hash once, nothing else.
 CREATE FUNCTION audit_events_append_only() RETURNS trigger AS $$
 BEGIN
-    IF TG_OP = 'DELETE' THEN
-        RAISE EXCEPTION 'audit_events is append-only: DELETE refused';
+    IF TG_OP IN ('DELETE', 'TRUNCATE') THEN
+        RAISE EXCEPTION 'audit_events is append-only: % refused', TG_OP;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.seq IS NOT NULL OR NEW.hash IS NOT NULL THEN
+            RAISE EXCEPTION 'audit_events is append-only: events are inserted unsealed';
+        END IF;
+        RETURN NEW;
     END IF;
     IF OLD.seq IS NOT NULL OR OLD.hash IS NOT NULL OR NEW.seq IS NULL OR NEW.hash IS NULL
        OR NEW.id IS DISTINCT FROM OLD.id OR NEW.recorded_at IS DISTINCT FROM OLD.recorded_at
@@ -51,8 +57,24 @@ END;
 $$ LANGUAGE plpgsql;
 
 CREATE TRIGGER audit_events_append_only
-    BEFORE UPDATE OR DELETE ON audit_events
+    BEFORE INSERT OR UPDATE OR DELETE ON audit_events
     FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
 CREATE TRIGGER audit_events_no_truncate
     BEFORE TRUNCATE ON audit_events
     FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();
+
+-- The head only moves forward, and is never removed.
+CREATE FUNCTION audit_chain_forward_only() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP <> 'UPDATE' OR NEW.id <> OLD.id OR NEW.last_seq <= OLD.last_seq THEN
+        RAISE EXCEPTION 'audit_chain only moves forward';
+    END IF;
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER audit_chain_forward_only
+    BEFORE UPDATE OR DELETE ON audit_chain
+    FOR EACH ROW EXECUTE FUNCTION audit_chain_forward_only();
+CREATE TRIGGER audit_chain_no_truncate
+    BEFORE TRUNCATE ON audit_chain
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_chain_forward_only();

@@ -26,7 +26,14 @@ CREATE TABLE audit_chain (
 INSERT INTO audit_chain (id, last_seq, last_hash)
 VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
 
--- Append-only, as on PostgreSQL: no DELETE; UPDATE only to seal (seq and hash, once).
+-- Append-only, as on PostgreSQL: no DELETE; UPDATE only to seal (seq and hash, once); rows
+-- inserted unsealed. (Connections run with recursive_triggers on, so INSERT OR REPLACE
+-- cannot delete a row behind the DELETE trigger's back.)
+CREATE TRIGGER audit_events_insert_unsealed BEFORE INSERT ON audit_events
+WHEN NEW.seq IS NOT NULL OR NEW.hash IS NOT NULL
+BEGIN
+    SELECT RAISE(ABORT, 'audit_events is append-only: events are inserted unsealed');
+END;
 CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
 BEGIN
     SELECT RAISE(ABORT, 'audit_events is append-only: DELETE refused');
@@ -39,4 +46,15 @@ WHEN OLD.seq IS NOT NULL OR OLD.hash IS NOT NULL OR NEW.seq IS NULL OR NEW.hash 
   OR NEW.group_id IS NOT OLD.group_id OR NEW.data IS NOT OLD.data
 BEGIN
     SELECT RAISE(ABORT, 'audit_events is append-only: only sealing (seq and hash, once) may update it');
+END;
+
+-- The head only moves forward, and is never removed.
+CREATE TRIGGER audit_chain_no_delete BEFORE DELETE ON audit_chain
+BEGIN
+    SELECT RAISE(ABORT, 'audit_chain only moves forward');
+END;
+CREATE TRIGGER audit_chain_forward_only BEFORE UPDATE ON audit_chain
+WHEN NEW.id IS NOT OLD.id OR NEW.last_seq <= OLD.last_seq
+BEGIN
+    SELECT RAISE(ABORT, 'audit_chain only moves forward');
 END;
