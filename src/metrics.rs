@@ -138,6 +138,15 @@ pub fn render_requests(out: &mut String) {
     }
 }
 
+/// Writes one metric: its HELP and TYPE lines, then one line per labelled sample.
+fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, i64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        let _ = writeln!(out, "{name}{labels} {value}");
+    }
+}
+
 /// Prometheus text of this instance.
 #[utoipa::path(
     tag = "operations",
@@ -169,64 +178,53 @@ pub async fn metrics(
     let pool = state.db.pool_state();
     let mut out = String::new();
     render_requests(&mut out);
-    let _ = writeln!(
-        out,
-        "# HELP tenderpool_db_pool_connections Pooled database connections, by state."
+    metric(
+        &mut out,
+        "tenderpool_db_pool_connections",
+        "gauge",
+        "Pooled database connections, by state.",
+        &[
+            ("{state=\"idle\"}", i64::from(pool.idle)),
+            ("{state=\"in_use\"}", i64::from(pool.in_use)),
+        ],
     );
-    let _ = writeln!(out, "# TYPE tenderpool_db_pool_connections gauge");
-    let _ = writeln!(
-        out,
-        "tenderpool_db_pool_connections{{state=\"idle\"}} {}",
-        pool.idle
+    metric(
+        &mut out,
+        "tenderpool_db_pool_max",
+        "gauge",
+        "Most connections the pool opens.",
+        &[("", i64::from(pool.max))],
     );
-    let _ = writeln!(
-        out,
-        "tenderpool_db_pool_connections{{state=\"in_use\"}} {}",
-        pool.in_use
+    metric(
+        &mut out,
+        "tenderpool_db_pool_timeouts_total",
+        "counter",
+        "Requests that found no free connection in time (answered 503).",
+        &[("", i64::try_from(pool.timeouts).unwrap_or(i64::MAX))],
     );
-    let _ = writeln!(
-        out,
-        "# HELP tenderpool_db_pool_max Most connections the pool opens."
+    metric(
+        &mut out,
+        "tenderpool_outbox_messages",
+        "gauge",
+        "Outbox messages, by status.",
+        &[
+            ("{status=\"pending\"}", outbox.pending),
+            ("{status=\"failed\"}", outbox.failed),
+        ],
     );
-    let _ = writeln!(out, "# TYPE tenderpool_db_pool_max gauge");
-    let _ = writeln!(out, "tenderpool_db_pool_max {}", pool.max);
-    let _ = writeln!(out, "# HELP tenderpool_db_pool_timeouts_total Requests that found no free connection in time (answered 503).");
-    let _ = writeln!(out, "# TYPE tenderpool_db_pool_timeouts_total counter");
-    let _ = writeln!(out, "tenderpool_db_pool_timeouts_total {}", pool.timeouts);
-    let _ = writeln!(
-        out,
-        "# HELP tenderpool_outbox_messages Outbox messages, by status."
+    metric(
+        &mut out,
+        "tenderpool_outbox_oldest_pending_age_seconds",
+        "gauge",
+        "Age of the oldest pending message (0: none).",
+        &[("", outbox.oldest_pending_age_s)],
     );
-    let _ = writeln!(out, "# TYPE tenderpool_outbox_messages gauge");
-    let _ = writeln!(
-        out,
-        "tenderpool_outbox_messages{{status=\"pending\"}} {}",
-        outbox.pending
-    );
-    let _ = writeln!(
-        out,
-        "tenderpool_outbox_messages{{status=\"failed\"}} {}",
-        outbox.failed
-    );
-    let _ = writeln!(out, "# HELP tenderpool_outbox_oldest_pending_age_seconds Age of the oldest pending message (0: none).");
-    let _ = writeln!(
-        out,
-        "# TYPE tenderpool_outbox_oldest_pending_age_seconds gauge"
-    );
-    let _ = writeln!(
-        out,
-        "tenderpool_outbox_oldest_pending_age_seconds {}",
-        outbox.oldest_pending_age_s
-    );
-    let _ = writeln!(out, "# HELP tenderpool_worker_last_pass_timestamp_seconds When this instance's outbox worker last finished a pass (Unix time; 0: never).");
-    let _ = writeln!(
-        out,
-        "# TYPE tenderpool_worker_last_pass_timestamp_seconds gauge"
-    );
-    let _ = writeln!(
-        out,
-        "tenderpool_worker_last_pass_timestamp_seconds {}",
-        registry().worker_last_pass.load(Ordering::Relaxed)
+    metric(
+        &mut out,
+        "tenderpool_worker_last_pass_timestamp_seconds",
+        "gauge",
+        "When this instance's outbox worker last finished a pass (Unix time; 0: never).",
+        &[("", registry().worker_last_pass.load(Ordering::Relaxed))],
     );
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

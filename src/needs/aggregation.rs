@@ -252,6 +252,17 @@ mod tests {
         }
     }
 
+    /// The campaign-agnostic aggregation of `needs` at `level` with the default table.
+    fn agg(needs: &[AggNeed], level: Level) -> Aggregation {
+        aggregate(
+            CampaignId(uuid::Uuid::nil()),
+            needs,
+            level,
+            &table(),
+            date(),
+        )
+    }
+
     fn date() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 6, 1).unwrap()
     }
@@ -264,13 +275,7 @@ mod tests {
             need("BMH", "45442100-8", Unit::M2, "20", "10", "18"),
             need("ARCH", "45421100-5", Unit::Unit, "20", "12", "350"),
         ];
-        let agg = aggregate(
-            CampaignId(uuid::Uuid::nil()),
-            &needs,
-            Level::Group,
-            &table(),
-            date(),
-        );
+        let agg = agg(&needs, Level::Group);
         assert_eq!(
             agg.lots.len(),
             1,
@@ -311,28 +316,16 @@ mod tests {
             need("BMH", "09134100-8", Unit::L, "20", "1000", "1.5"),
         ];
         let keys = |level| {
-            aggregate(
-                CampaignId(uuid::Uuid::nil()),
-                &needs,
-                level,
-                &table(),
-                date(),
-            )
-            .lots
-            .into_iter()
-            .map(|l| l.key)
-            .collect::<Vec<_>>()
+            agg(&needs, level)
+                .lots
+                .into_iter()
+                .map(|l| l.key)
+                .collect::<Vec<_>>()
         };
         assert_eq!(keys(Level::Division), ["09", "45"]);
         assert_eq!(keys(Level::Group), ["091", "454"]);
         assert_eq!(keys(Level::Class), ["0913", "4542", "4544"]);
-        let agg = aggregate(
-            CampaignId(uuid::Uuid::nil()),
-            &needs,
-            Level::Class,
-            &table(),
-            date(),
-        );
+        let agg = agg(&needs, Level::Class);
         let lot = agg.lots.iter().find(|l| l.key == "4544").unwrap();
         assert_eq!(lot.nature, Nature::Works);
         assert_eq!(lot.items[0].quantity.to_string(), "100");
@@ -361,13 +354,7 @@ mod tests {
             need("NMH", "45442100-8", Unit::M2, "10", "0.25", "18"),
             need("BMH", "45442100-8", Unit::M2, "20", "10", "18"),
         ];
-        let agg = aggregate(
-            CampaignId(uuid::Uuid::nil()),
-            &needs,
-            Level::Group,
-            &table(),
-            date(),
-        );
+        let agg = agg(&needs, Level::Group);
         let items = &agg.lots[0].items;
         assert_eq!(items.len(), 2, "different VAT rate → different item");
         assert_eq!(items[0].quantity.to_string(), "150.75");
@@ -389,13 +376,7 @@ mod tests {
             need("BMH", "09134100-8", Unit::L, "20", "30000", "1"),
             need("ARCH", "09134100-8", Unit::L, "20", "30000", "1"),
         ];
-        let agg = aggregate(
-            CampaignId(uuid::Uuid::nil()),
-            &needs,
-            Level::Group,
-            &table(),
-            date(),
-        );
+        let agg = agg(&needs, Level::Group);
         assert_eq!(agg.procedure_advice.len(), 1);
         assert_eq!(
             agg.procedure_advice[0].procedure,
@@ -444,7 +425,7 @@ mod tests {
         fn sums_are_exact_at_every_level(needs in prop::collection::vec(arb_need(), 0..40)) {
             let total: Decimal = needs.iter().map(|n| n.estimated_value.value()).sum();
             for level in [Level::Division, Level::Group, Level::Class] {
-                let agg = aggregate(CampaignId(uuid::Uuid::nil()), &needs, level, &table(), date());
+                let agg = agg(&needs, level);
                 prop_assert_eq!(agg.total_estimated_value.value(), total);
                 // Per member, over all lots.
                 for m in &agg.members {

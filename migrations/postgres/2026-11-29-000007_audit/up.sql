@@ -57,8 +57,14 @@ END;
 $$ LANGUAGE plpgsql;
 
 CREATE TRIGGER audit_events_append_only
-    BEFORE INSERT OR UPDATE OR DELETE ON audit_events
+    BEFORE UPDATE OR DELETE ON audit_events
     FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
+-- On insert the function runs only for a row that arrives sealed (to refuse it), so ordinary
+-- journaling pays no trigger call.
+CREATE TRIGGER audit_events_insert_unsealed
+    BEFORE INSERT ON audit_events
+    FOR EACH ROW WHEN (NEW.seq IS NOT NULL OR NEW.hash IS NOT NULL)
+    EXECUTE FUNCTION audit_events_append_only();
 CREATE TRIGGER audit_events_no_truncate
     BEFORE TRUNCATE ON audit_events
     FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();
