@@ -196,9 +196,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let settings = Arc::new(settings);
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             actix_web::rt::System::new().block_on(async move {
-                // Inside the runtime: lettre's pooled SMTP transport spawns a task when built.
                 let mailer = Mailer::from_settings(&settings.mail).map_err(CliError::Mail)?;
-                let worker = Worker::new(db.clone(), clock.clone(), mailer, settings.clone());
+                let worker = Worker::named(
+                    db.clone(),
+                    clock.clone(),
+                    mailer,
+                    settings.clone(),
+                    worker_name(&settings.outbox.worker_name),
+                );
                 let state = AppState {
                     db,
                     clock,
@@ -341,4 +346,16 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// The outbox worker's name: `outbox.worker_name`, or the host name when empty.
+fn worker_name(configured: &str) -> String {
+    if !configured.is_empty() {
+        return configured.to_owned();
+    }
+    hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "tenderpool".to_owned())
 }

@@ -148,8 +148,10 @@ pub struct SmtpSettings {
     pub username: String,
     /// Password.
     pub password: String,
-    /// Seconds before a connection or command times out.
+    /// Seconds before a connection or a message's delivery times out.
     pub timeout_secs: u64,
+    /// SMTP sessions open at once (per process), kept open across messages.
+    pub pool_size: u32,
 }
 
 /// `[outbox]` section.
@@ -166,6 +168,15 @@ pub struct OutboxSettings {
     pub lease_ms: u64,
     /// Messages claimed at once.
     pub batch_size: u32,
+    /// Messages a worker sends at the same time (each on its own SMTP session).
+    pub concurrency: u32,
+    /// Milliseconds between two runs of the worker's housekeeping (due reminders, audit
+    /// sealing); delivery passes in between only claim and send.
+    pub housekeeping_ms: u64,
+    /// Name of this instance's worker in its claims. A worker that starts takes back at once
+    /// the claims left by a previous run under the same name (a crash), instead of waiting
+    /// for their lease. Empty: the host name. Give each instance sharing a database its own.
+    pub worker_name: String,
 }
 
 /// `[notifications]` section.

@@ -335,9 +335,12 @@ where
     }
 }
 
-/// Locks and returns the ids of up to `limit` outbox messages that are due at `now`: pending
-/// with `next_attempt_at <= now`, or `sending` with an expired lease. Call it inside
-/// [`write_tx`]; the caller then marks them claimed in the same transaction.
+/// Locks and returns the ids of up to `limit` outbox messages that are due at `now`:
+/// `sending` with an expired lease first (their worker died), then pending with
+/// `next_attempt_at <= now`, oldest first. Call it inside [`write_tx`]; the caller then marks
+/// them claimed in the same transaction. Two statements, each an index range scan on
+/// `outbox_due (status, next_attempt_at, id)` with its limit, so a backlog of any size costs
+/// the same per claim.
 ///
 /// PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent workers get disjoint rows without
 /// waiting. SQLite: the `BEGIN IMMEDIATE` of [`write_tx`] already serialises writers. This is
@@ -352,21 +355,40 @@ pub fn lock_due_outbox(
     use types::DbTime;
 
     let now = DbTime::new(now);
-    let due = outbox::status
-        .eq(OutboxStatus::Pending)
-        .and(outbox::next_attempt_at.le(now))
-        .or(outbox::status
-            .eq(OutboxStatus::Sending)
-            .and(outbox::claimed_until.le(now)));
-    let query = outbox::table
-        .filter(due)
-        .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
+    let expired = outbox::table
+        .filter(outbox::status.eq(OutboxStatus::Sending))
+        .filter(outbox::claimed_until.le(now))
+        .order((
+            outbox::status.asc(),
+            outbox::next_attempt_at.asc(),
+            outbox::id.asc(),
+        ))
         .limit(limit)
         .select(outbox::id);
-    match conn {
-        DbConn::Pg(c) => query.for_update().skip_locked().load(c),
-        DbConn::Sqlite(c) => query.load(c),
+    let mut ids: Vec<MailId> = match conn {
+        DbConn::Pg(c) => expired.for_update().skip_locked().load(c)?,
+        DbConn::Sqlite(c) => expired.load(c)?,
+    };
+    let left = limit - i64::try_from(ids.len()).unwrap_or(limit);
+    if left <= 0 {
+        return Ok(ids);
     }
+    let pending = outbox::table
+        .filter(outbox::status.eq(OutboxStatus::Pending))
+        .filter(outbox::next_attempt_at.le(now))
+        .order((
+            outbox::status.asc(),
+            outbox::next_attempt_at.asc(),
+            outbox::id.asc(),
+        ))
+        .limit(left)
+        .select(outbox::id);
+    let more: Vec<MailId> = match conn {
+        DbConn::Pg(c) => pending.for_update().skip_locked().load(c)?,
+        DbConn::Sqlite(c) => pending.load(c)?,
+    };
+    ids.extend(more);
+    Ok(ids)
 }
 
 /// Runs `f` on PostgreSQL only, for row locks taken inside a write transaction (`FOR SHARE`,

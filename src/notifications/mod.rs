@@ -11,6 +11,7 @@
 
 pub mod domain;
 pub mod routes;
+pub mod smtp;
 pub mod store;
 pub mod templates;
 pub mod transport;

@@ -189,39 +189,46 @@ pub fn claim(
         .load(conn)
 }
 
-/// Renews the claim of `worker` on message `id` until `now + lease`, right before sending it.
-/// False when the claim is no longer this worker's (its lease ran out and another worker took
-/// the message): the caller must then not send it.
+/// Renews the claims of `worker` on `ids` until `now + lease`, right before sending them.
+/// Returns the ids still this worker's: a message whose lease ran out and that another worker
+/// took over must not be sent by this one.
 pub fn renew(
     conn: &mut DbConn,
-    id: MailId,
+    ids: &[MailId],
     worker: &str,
     now: DateTime<Utc>,
     lease: Duration,
-) -> QueryResult<bool> {
-    let until = later(now, lease);
-    let n = diesel::update(
+) -> QueryResult<Vec<MailId>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let until = DbTime::new(later(now, lease));
+    let ours = || {
         outbox::table
-            .filter(outbox::id.eq(id))
+            .filter(outbox::id.eq_any(ids))
             .filter(outbox::status.eq(OutboxStatus::Sending))
-            .filter(outbox::claimed_by.eq(worker)),
-    )
-    .set(outbox::claimed_until.eq(Some(DbTime::new(until))))
-    .execute(conn)?;
-    Ok(n == 1)
+            .filter(outbox::claimed_by.eq(worker))
+    };
+    diesel::update(ours())
+        .set(outbox::claimed_until.eq(Some(until)))
+        .execute(conn)?;
+    ours().select(outbox::id).load(conn)
 }
 
-/// Records a delivery. Returns false if the claim had been taken over meanwhile (the message
-/// may then go out twice; its Message-ID is the same both times).
+/// Records deliveries. Returns how many were still this worker's claims; the others had been
+/// taken over meanwhile (such a message may go out twice, with the same Message-ID).
 pub fn mark_sent(
     conn: &mut DbConn,
-    id: MailId,
+    ids: &[MailId],
     worker: &str,
     now: DateTime<Utc>,
-) -> QueryResult<bool> {
-    let n = diesel::update(
+) -> QueryResult<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::update(
         outbox::table
-            .filter(outbox::id.eq(id))
+            .filter(outbox::id.eq_any(ids))
             .filter(outbox::status.eq(OutboxStatus::Sending))
             .filter(outbox::claimed_by.eq(worker)),
     )
@@ -232,8 +239,7 @@ pub fn mark_sent(
         outbox::claimed_until.eq(None::<DbTime>),
         outbox::last_error.eq(None::<String>),
     ))
-    .execute(conn)?;
-    Ok(n == 1)
+    .execute(conn)
 }
 
 /// Records a failed attempt: back to `pending` with a later `next_attempt_at`, or `failed`
@@ -270,6 +276,20 @@ pub fn record_failure(
     ))
     .execute(conn)?;
     Ok(status)
+}
+
+/// Ends, as of `now`, the leases of every claim held under `worker`'s name: called when a
+/// worker starts, so the messages a previous run under the same name left claimed (it was
+/// killed) are taken at once by the next claim instead of after their lease. The claim path
+/// then treats them as any expired lease (a last attempt left unfinished becomes `failed`).
+pub fn expire_claims_of(conn: &mut DbConn, worker: &str, now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(
+        outbox::table
+            .filter(outbox::status.eq(OutboxStatus::Sending))
+            .filter(outbox::claimed_by.eq(worker)),
+    )
+    .set(outbox::claimed_until.eq(Some(DbTime::new(now))))
+    .execute(conn)
 }
 
 /// Gives claimed-but-unsent messages back (shutdown): pending again, attempt not counted.

@@ -2,14 +2,13 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::Message;
 
+use super::smtp::SmtpPool;
 use super::store::Claimed;
-use crate::config::{MailSettings, MailTransportKind, SmtpTls};
+use crate::config::{MailSettings, MailTransportKind};
 
 /// Why a delivery failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,13 +32,13 @@ pub struct SentMail {
     pub raw: Vec<u8>,
 }
 
-/// The configured transport. Build it inside the Tokio runtime (the SMTP pool spawns a task).
+/// The configured transport.
 #[derive(Clone)]
 pub enum Mailer {
     /// An SMTP server.
     Smtp {
-        /// lettre transport (pooled connections).
-        transport: AsyncSmtpTransport<Tokio1Executor>,
+        /// Sessions kept open across messages (see [`super::smtp`]).
+        pool: Arc<SmtpPool>,
         /// Sender.
         from: Mailbox,
     },
@@ -60,7 +59,7 @@ pub enum Mailer {
 }
 
 impl Mailer {
-    /// Builds the transport from `[mail]`. Must run inside the Tokio runtime.
+    /// Builds the transport from `[mail]`; connects to nothing yet.
     pub fn from_settings(s: &MailSettings) -> Result<Self, String> {
         let from: Mailbox = s
             .from
@@ -75,33 +74,10 @@ impl Mailer {
                 sent: Arc::default(),
                 from,
             },
-            MailTransportKind::Smtp => {
-                let smtp = &s.smtp;
-                let builder = match smtp.tls {
-                    SmtpTls::None => {
-                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
-                    }
-                    SmtpTls::Starttls => {
-                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
-                            .map_err(|e| format!("mail.smtp: {e}"))?
-                    }
-                    SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)
-                        .map_err(|e| format!("mail.smtp: {e}"))?,
-                };
-                let mut builder = builder
-                    .port(smtp.port)
-                    .timeout(Some(Duration::from_secs(smtp.timeout_secs.max(1))));
-                if !smtp.username.is_empty() {
-                    builder = builder.credentials(Credentials::new(
-                        smtp.username.clone(),
-                        smtp.password.clone(),
-                    ));
-                }
-                Mailer::Smtp {
-                    transport: builder.build(),
-                    from,
-                }
-            }
+            MailTransportKind::Smtp => Mailer::Smtp {
+                pool: Arc::new(SmtpPool::new(&s.smtp)?),
+                from,
+            },
         })
     }
 
@@ -146,15 +122,9 @@ impl Mailer {
     pub async fn send(&self, m: &Claimed) -> Result<(), SendError> {
         let message = self.build(m)?;
         match self {
-            Mailer::Smtp { transport, .. } => {
-                transport
-                    .send(message)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| SendError {
-                        permanent: e.is_permanent(),
-                        message: smtp_error_text(&e),
-                    })
+            Mailer::Smtp { pool, .. } => {
+                let raw = message.formatted();
+                pool.send(message.envelope(), &raw).await
             }
             Mailer::File { dir, .. } => {
                 let (dir, raw, id) = (dir.clone(), message.formatted(), m.id.0);
@@ -196,21 +166,10 @@ impl Mailer {
     }
 }
 
-fn smtp_error_text(e: &lettre::transport::smtp::Error) -> String {
-    use std::error::Error;
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::SmtpTls;
 
     fn settings(transport: MailTransportKind, tls: SmtpTls) -> MailSettings {
         let mut s = crate::config::Settings::load_from(std::path::Path::new("/nonexistent"), &[])
@@ -241,6 +200,16 @@ mod tests {
             Mailer::from_settings(&settings(MailTransportKind::Memory, SmtpTls::None)),
             Ok(Mailer::Memory { .. })
         ));
+    }
+
+    #[test]
+    fn a_host_that_tls_cannot_verify_is_refused_at_start_up() {
+        let mut s = settings(MailTransportKind::Smtp, SmtpTls::Starttls);
+        s.smtp.host = "smtp example.fr".into();
+        let err = Mailer::from_settings(&s).err().unwrap_or_default();
+        assert!(err.contains("mail.smtp.host"), "{err}");
+        s.smtp.tls = SmtpTls::None;
+        assert!(Mailer::from_settings(&s).is_ok());
     }
 
     #[test]

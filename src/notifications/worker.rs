@@ -1,13 +1,20 @@
 //! The delivery worker. `serve` runs one; tests drive [`Worker::run_once`] directly.
 //!
-//! Each pass: enqueue due reminders, claim a batch of due messages with a lease, send them one
-//! by one, record each outcome. Several workers (threads or instances) can run at once: claims
-//! never overlap (PostgreSQL `FOR UPDATE SKIP LOCKED`, SQLite `BEGIN IMMEDIATE`), and a claim
-//! whose worker died is taken over when its lease ends.
+//! Each pass: housekeeping when due (reminders, audit sealing, idempotency purge: at most every
+//! `outbox.housekeeping_ms`), claim a batch of due messages with a lease, then send them in
+//! groups of `outbox.concurrency` at once over pooled SMTP sessions. One write transaction
+//! between two groups records the previous group's outcomes and renews the next group's
+//! claims, so the database work is one transaction per group, not three per message.
+//!
+//! Several workers (threads or instances) can run at once: claims never overlap (PostgreSQL
+//! `FOR UPDATE SKIP LOCKED`, SQLite `BEGIN IMMEDIATE`), a message whose claim another worker
+//! took over is not sent, and a claim whose worker died is taken over when its lease ends, or
+//! at once when a worker starts again under the same name ([`Worker::named`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -43,7 +50,31 @@ pub struct Worker {
     settings: Arc<Settings>,
     id: String,
     /// When this worker last purged expired idempotency records.
-    last_purge: Arc<std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>>,
+    last_purge: Arc<std::sync::Mutex<Option<DateTime<Utc>>>>,
+    /// When this worker last enqueued reminders and sealed the journal.
+    last_housekeeping: Arc<std::sync::Mutex<Option<DateTime<Utc>>>>,
+}
+
+/// True (and `last` set to `now`) when `every` has passed since `last`, or never ran.
+fn due(
+    last: &std::sync::Mutex<Option<DateTime<Utc>>>,
+    now: DateTime<Utc>,
+    every: chrono::Duration,
+) -> bool {
+    let Ok(mut last) = last.lock() else {
+        return false;
+    };
+    if last.is_some_and(|t| now - t < every && now >= t) {
+        return false;
+    }
+    *last = Some(now);
+    true
+}
+
+/// What happened to one message of a group.
+enum Outcome {
+    Sent(MailId),
+    Failed(Claimed, super::transport::SendError),
 }
 
 /// How often a worker deletes idempotency records older than 24 h.
@@ -64,6 +95,15 @@ pub struct Pass {
     pub skipped: usize,
 }
 
+/// What one settling transaction did.
+#[derive(Default)]
+struct Settled {
+    sent: usize,
+    failed: usize,
+    released: usize,
+    renewed: Vec<MailId>,
+}
+
 impl Pass {
     /// Messages attempted in this pass.
     pub fn attempted(&self) -> usize {
@@ -72,17 +112,38 @@ impl Pass {
 }
 
 impl Worker {
-    /// A worker with a fresh id.
+    /// A worker with a fresh, unique id (tests; several workers in one process).
     pub fn new(db: Db, clock: Arc<dyn Clock>, mailer: Mailer, settings: Arc<Settings>) -> Self {
         let id = format!("{}-{}", std::process::id(), Uuid::new_v4().simple());
+        Self::named(db, clock, mailer, settings, id)
+    }
+
+    /// A worker that claims under `name`: a stable name (`outbox.worker_name`, by default the
+    /// host name) lets the next start take back at once what a killed run left claimed.
+    pub fn named(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        mailer: Mailer,
+        settings: Arc<Settings>,
+        name: String,
+    ) -> Self {
         Self {
             db,
             clock,
             mailer,
             settings,
-            id,
+            id: name,
             last_purge: Arc::default(),
+            last_housekeeping: Arc::default(),
         }
+    }
+
+    /// Ends the leases of the claims left under this worker's name by a previous run, so the
+    /// next claim takes them at once. Returns how many. `run` calls it when it starts.
+    pub async fn recover(&self) -> Result<usize, WorkerError> {
+        let (id, now) = (self.id.clone(), self.clock.now());
+        self.write(move |conn| store::expire_claims_of(conn, &id, now))
+            .await
     }
 
     /// Runs one outbox query in its own write transaction on a blocking thread.
@@ -142,88 +203,118 @@ impl Worker {
         }
     }
 
-    /// Sends claimed messages and records each outcome. Each claim is renewed just before its
-    /// message is sent, and a message whose claim was taken over (lease expired, another worker
-    /// claimed it) is skipped, so a slow batch never sends what another worker is sending.
-    /// Stops early when `stop` turns true, giving the remaining claims back.
+    /// Sends claimed messages, `outbox.concurrency` at a time, and records their outcomes.
+    /// Before each group is sent, its claims are renewed in the transaction that records the
+    /// previous group's outcomes; a message whose claim was taken over meanwhile (lease
+    /// expired, another worker claimed it) is skipped, so a slow batch never sends what
+    /// another worker is sending. When `stop` turns true, the group in flight finishes and
+    /// the remaining claims are given back.
     pub async fn deliver(
         &self,
         claimed: Vec<Claimed>,
         stop: Option<&watch::Receiver<bool>>,
     ) -> Result<Pass, WorkerError> {
         let mut pass = Pass::default();
-        for (i, m) in claimed.iter().enumerate() {
-            if stop.is_some_and(|s| *s.borrow()) {
-                let rest: Vec<MailId> = claimed[i..].iter().map(|c| c.id).collect();
-                let worker = self.id.clone();
-                pass.released = self
-                    .write(move |conn| store::release(conn, &rest, &worker))
-                    .await?;
+        let size = usize::try_from(self.settings.outbox.concurrency.max(1)).unwrap_or(1);
+        let mut outcomes: Vec<Outcome> = Vec::new();
+        let mut rest: &[Claimed] = &claimed;
+        loop {
+            let stopping = stop.is_some_and(|s| *s.borrow());
+            let (group, after) = if stopping {
+                (&rest[..0], &rest[rest.len()..])
+            } else {
+                rest.split_at(size.min(rest.len()))
+            };
+            let released: Vec<MailId> = if stopping {
+                rest.iter().map(|c| c.id).collect()
+            } else {
+                Vec::new()
+            };
+            let renew: Vec<MailId> = group.iter().map(|c| c.id).collect();
+            let step = self
+                .settle(std::mem::take(&mut outcomes), renew, released)
+                .await?;
+            pass.sent += step.sent;
+            pass.failed += step.failed;
+            pass.released += step.released;
+            if group.is_empty() {
                 break;
             }
-            let (worker, now, id) = (self.id.clone(), self.clock.now(), m.id);
-            let lease = Duration::from_millis(self.settings.outbox.lease_ms);
-            if !self
-                .write(move |conn| store::renew(conn, id, &worker, now, lease))
-                .await?
-            {
-                tracing::info!(%id, "claim taken over by another worker; not sending");
+            let ours: Vec<&Claimed> = group
+                .iter()
+                .filter(|c| step.renewed.contains(&c.id))
+                .collect();
+            for c in group.iter().filter(|c| !step.renewed.contains(&c.id)) {
+                tracing::info!(id = %c.id, "claim taken over by another worker; not sending");
                 pass.skipped += 1;
-                continue;
             }
-            let outcome = self.mailer.send(m).await;
-            let (worker, now) = (self.id.clone(), self.clock.now());
-            match outcome {
-                Ok(()) => {
-                    let still_ours = self
-                        .write(move |conn| store::mark_sent(conn, id, &worker, now))
-                        .await?;
-                    if !still_ours {
-                        tracing::warn!(%id, "sent after the claim was taken over; the message may arrive twice (same Message-ID)");
-                    }
-                    pass.sent += 1;
+            outcomes = futures_util::future::join_all(ours.into_iter().map(|m| async move {
+                match self.mailer.send(m).await {
+                    Ok(()) => Outcome::Sent(m.id),
+                    Err(e) => Outcome::Failed(m.clone(), e),
                 }
-                Err(err) => {
-                    let (max, base) = (
-                        self.settings.outbox.max_attempts,
-                        Duration::from_millis(self.settings.outbox.retry_base_ms),
-                    );
-                    let claimed = m.clone();
-                    let text = err.message.clone();
-                    let status = self
-                        .write(move |conn| {
-                            store::record_failure(
-                                conn,
-                                &claimed,
-                                &worker,
-                                &text,
-                                err.permanent,
-                                now,
-                                max,
-                                base,
-                            )
-                        })
-                        .await?;
-                    tracing::warn!(%id, ?status, error = %err.message, "mail delivery failed");
-                    pass.failed += 1;
-                }
-            }
+            }))
+            .await;
+            rest = after;
         }
         Ok(pass)
+    }
+
+    /// One write transaction: records `outcomes`, gives `release` back, renews `renew`.
+    async fn settle(
+        &self,
+        outcomes: Vec<Outcome>,
+        renew: Vec<MailId>,
+        release: Vec<MailId>,
+    ) -> Result<Settled, WorkerError> {
+        if outcomes.is_empty() && renew.is_empty() && release.is_empty() {
+            return Ok(Settled::default());
+        }
+        let (worker, now) = (self.id.clone(), self.clock.now());
+        let lease = Duration::from_millis(self.settings.outbox.lease_ms);
+        let (max, base) = (
+            self.settings.outbox.max_attempts,
+            Duration::from_millis(self.settings.outbox.retry_base_ms),
+        );
+        self.write(move |conn| {
+            let mut settled = Settled::default();
+            let sent: Vec<MailId> = outcomes
+                .iter()
+                .filter_map(|o| match o {
+                    Outcome::Sent(id) => Some(*id),
+                    Outcome::Failed(..) => None,
+                })
+                .collect();
+            let recorded = store::mark_sent(conn, &sent, &worker, now)?;
+            if recorded < sent.len() {
+                tracing::warn!(
+                    count = sent.len() - recorded,
+                    "sent after the claim was taken over; those messages may arrive twice (same Message-ID)"
+                );
+            }
+            settled.sent = sent.len();
+            for outcome in &outcomes {
+                if let Outcome::Failed(m, err) = outcome {
+                    let status = store::record_failure(
+                        conn, m, &worker, &err.message, err.permanent, now, max, base,
+                    )?;
+                    tracing::warn!(id = %m.id, ?status, error = %err.message, "mail delivery failed");
+                    settled.failed += 1;
+                }
+            }
+            settled.released = store::release(conn, &release, &worker)?;
+            settled.renewed = store::renew(conn, &renew, &worker, now, lease)?;
+            Ok(settled)
+        })
+        .await
     }
 
     /// Deletes idempotency records older than 24 h, at most once a minute per worker.
     /// Returns how many were deleted.
     pub async fn purge_idempotency(&self) -> Result<usize, WorkerError> {
         let now = self.clock.now();
-        {
-            let Ok(mut last) = self.last_purge.lock() else {
-                return Ok(0);
-            };
-            if last.is_some_and(|t| now - t < PURGE_EVERY) {
-                return Ok(0);
-            }
-            *last = Some(now);
+        if !due(&self.last_purge, now, PURGE_EVERY) {
+            return Ok(0);
         }
         self.write(move |conn| crate::idempotency::store::purge(conn, now))
             .await
@@ -240,18 +331,25 @@ impl Worker {
             .await
     }
 
-    /// One pass: housekeeping, reminders, then one claimed batch.
+    /// One pass: housekeeping when due (every `outbox.housekeeping_ms` of the worker's clock),
+    /// then one claimed batch.
     pub async fn run_once(
         &self,
         stop: Option<&watch::Receiver<bool>>,
     ) -> Result<Pass, WorkerError> {
-        if let Err(e) = self.purge_idempotency().await {
-            tracing::warn!(error = %e, "idempotency records not purged this pass");
+        let every = chrono::Duration::milliseconds(
+            i64::try_from(self.settings.outbox.housekeeping_ms).unwrap_or(i64::MAX),
+        );
+        let mut reminders = 0;
+        if due(&self.last_housekeeping, self.clock.now(), every) {
+            if let Err(e) = self.purge_idempotency().await {
+                tracing::warn!(error = %e, "idempotency records not purged this pass");
+            }
+            if let Err(e) = self.seal_audit().await {
+                tracing::warn!(error = %e, "audit events not sealed this pass");
+            }
+            reminders = self.enqueue_reminders().await;
         }
-        if let Err(e) = self.seal_audit().await {
-            tracing::warn!(error = %e, "audit events not sealed this pass");
-        }
-        let reminders = self.enqueue_reminders().await;
         let claimed = self.claim().await?;
         let mut pass = self.deliver(claimed, stop).await?;
         pass.reminders = reminders;
@@ -276,6 +374,15 @@ impl Worker {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let poll = Duration::from_millis(self.settings.outbox.poll_ms.max(10));
         tracing::info!(worker = %self.id, "outbox worker started");
+        match self.recover().await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(worker = %self.id, claims = n, "took back the claims a previous run left")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "claims of a previous run not taken back; their leases will end")
+            }
+        }
         while !*stop.borrow() {
             let attempted = match self.run_once(Some(&stop)).await {
                 Ok(pass) => pass.attempted(),

@@ -134,7 +134,9 @@ both_backends! {
         let smtp = SmtpServer::start();
         let worker = app.worker(app.smtp_mailer(smtp.port));
         enqueue_many(&app, vec![mail("refuse@nmh.fr", 1), mail("achats@nmh.fr", 2), mail("pas une adresse", 3)]);
-        worker.drain().await.unwrap();
+        // One pass, one batch, sent together: the refusals do not hold back the good one.
+        let pass = worker.run_once(None).await.unwrap();
+        assert_eq!((pass.sent, pass.failed), (1, 2));
         let failed = app.get("/api/v1/outbox?status=failed", &app.admin).await.ok(200);
         let failed = failed["items"].as_array().unwrap();
         assert_eq!(failed.len(), 2);
@@ -187,18 +189,69 @@ both_backends! {
 
     async fn two_workers_draining_concurrently_send_each_mail_once(app) {
         let smtp = SmtpServer::start();
-        enqueue_many(&app, (0..40).map(|n| mail(&format!("agent{n}@nmh.fr"), n)).collect());
-        let workers: Vec<_> = (0..2).map(|_| app.worker_with(app.smtp_mailer(smtp.port), |s| s.outbox.batch_size = 3)).collect();
+        enqueue_many(&app, (0..150).map(|n| mail(&format!("agent{n}@nmh.fr"), n)).collect());
+        let workers: Vec<_> = (0..2)
+            .map(|_| app.worker_with(app.smtp_mailer(smtp.port), |s| {
+                s.outbox.batch_size = 7;
+                s.outbox.concurrency = 3;
+            }))
+            .collect();
         let threads: Vec<_> = workers
             .into_iter()
             .map(|w| std::thread::spawn(move || actix_rt::System::new().block_on(async move { w.drain().await.unwrap() })))
             .collect();
         let counts: Vec<usize> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-        assert_eq!(counts.iter().sum::<usize>(), 40, "{counts:?}");
+        assert_eq!(counts.iter().sum::<usize>(), 150, "{counts:?}");
         let got = smtp.messages();
-        assert_eq!(got.len(), 40);
-        assert_eq!(got.iter().map(|m| m.message_id.clone()).collect::<BTreeSet<_>>().len(), 40, "no mail sent twice");
+        assert_eq!(got.len(), 150);
+        assert_eq!(got.iter().map(|m| m.message_id.clone()).collect::<BTreeSet<_>>().len(), 150, "no mail sent twice");
         assert!(outbox(&app).await.iter().all(|m| m["status"] == "sent" && m["attempts"] == 1));
+    }
+
+    async fn sessions_stay_open_across_messages_and_batches(app) {
+        let smtp = SmtpServer::start();
+        enqueue_many(&app, (0..60).map(|n| mail(&format!("agent{n}@nmh.fr"), n)).collect());
+        let worker = app.worker_with(app.smtp_mailer(smtp.port), |s| {
+            s.outbox.batch_size = 10;
+            s.outbox.concurrency = 3;
+        });
+        assert_eq!(worker.drain().await.unwrap(), 60);
+        assert_eq!(smtp.messages().len(), 60);
+        // Six batches of ten, three at a time: at most three sessions (mail.smtp.pool_size is 4),
+        // not one per message.
+        assert!((1..=3).contains(&smtp.sessions()), "{} sessions for 60 messages", smtp.sessions());
+        // A refusal that ends no session keeps it usable: the next message goes on it.
+        enqueue_many(&app, vec![mail("refuse@nmh.fr", 60), mail("agent60@nmh.fr", 61)]);
+        let before = smtp.sessions();
+        worker.drain().await.unwrap();
+        assert_eq!(smtp.messages().len(), 61);
+        assert!(smtp.sessions() <= before + 1, "{before} then {}", smtp.sessions());
+    }
+
+    async fn a_restarted_worker_takes_back_its_claims_at_once(app) {
+        let smtp = SmtpServer::start();
+        enqueue_many(&app, (0..12).map(|n| mail("achats@nmh.fr", n)).collect());
+        // kill -9 between claim and delivery: the claims stay, with a 60 s lease.
+        let killed = app.named_worker(app.smtp_mailer(smtp.port), "nantes-1");
+        assert_eq!(killed.claim().await.unwrap().len(), 12);
+        drop(killed);
+        // Another instance must still respect the lease...
+        let other = app.named_worker(app.smtp_mailer(smtp.port), "brest-1");
+        assert_eq!(other.run_once(None).await.unwrap().attempted(), 0, "the lease still holds for others");
+        // ...but the same instance, started again, takes them back without waiting for it.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let restarted = actix_rt::spawn(app.named_worker(app.smtp_mailer(smtp.port), "nantes-1").run(stopped));
+        for _ in 0..100 {
+            if smtp.messages().len() == 12 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        stop.send(true).unwrap();
+        restarted.await.unwrap();
+        assert_eq!(smtp.messages().len(), 12, "delivered without the clock moving past the lease");
+        assert!(outbox(&app).await.iter().all(|m| m["status"] == "sent" && m["attempts"] == 2));
+        assert_eq!(smtp.messages().iter().map(|m| m.message_id.clone()).collect::<BTreeSet<_>>().len(), 12);
     }
 
     async fn a_rolled_back_transaction_leaves_no_outbox_row(app) {
@@ -239,6 +292,11 @@ both_backends! {
         app.clock.set(chrono::DateTime::parse_from_rfc3339("2026-12-11T16:59:59Z").unwrap().into());
         assert_eq!(worker.run_once(None).await.unwrap().reminders, 0);
         app.clock.set(chrono::DateTime::parse_from_rfc3339("2026-12-11T17:00:00Z").unwrap().into());
+        // The scan runs at most every outbox.housekeeping_ms (2 s): not yet one second later.
+        assert_eq!(worker.run_once(None).await.unwrap().reminders, 0);
+        app.clock.set(chrono::DateTime::parse_from_rfc3339("2026-12-11T17:00:00.999Z").unwrap().into());
+        assert_eq!(worker.run_once(None).await.unwrap().reminders, 0);
+        app.clock.set(chrono::DateTime::parse_from_rfc3339("2026-12-11T17:00:01Z").unwrap().into());
         let pass = worker.run_once(None).await.unwrap();
         assert_eq!((pass.reminders, pass.sent), (2, 2));
         app.clock.advance(chrono::Duration::hours(12));

@@ -333,6 +333,21 @@ impl TestApp {
         )
     }
 
+    /// A worker claiming under `name`, as `serve` runs it (`outbox.worker_name`).
+    pub fn named_worker(
+        &self,
+        mailer: tenderpool::notifications::transport::Mailer,
+        name: &str,
+    ) -> tenderpool::notifications::worker::Worker {
+        tenderpool::notifications::worker::Worker::named(
+            self.state.db.clone(),
+            self.clock.clone(),
+            mailer,
+            self.state.settings.clone(),
+            name.to_owned(),
+        )
+    }
+
     /// An SMTP mailer (no TLS) to a server on loopback `port`.
     pub fn smtp_mailer(&self, port: u16) -> tenderpool::notifications::transport::Mailer {
         let mut mail = self.state.settings.mail.clone();

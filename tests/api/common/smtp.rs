@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mailin_embedded::{response, Handler, Response, Server};
@@ -31,11 +32,17 @@ pub struct Mail {
 #[derive(Clone)]
 struct Collector {
     store: Arc<Mutex<Vec<Received>>>,
+    sessions: Arc<AtomicUsize>,
     rcpt: Vec<String>,
     data: Vec<u8>,
 }
 
 impl Handler for Collector {
+    fn helo(&mut self, _ip: std::net::IpAddr, _domain: &str) -> Response {
+        self.sessions.fetch_add(1, Ordering::SeqCst);
+        response::OK
+    }
+
     fn rcpt(&mut self, to: &str) -> Response {
         if to.contains("refuse") {
             response::NO_MAILBOX
@@ -72,6 +79,7 @@ impl Handler for Collector {
 pub struct SmtpServer {
     pub port: u16,
     store: Arc<Mutex<Vec<Received>>>,
+    sessions: Arc<AtomicUsize>,
 }
 
 /// A loopback port with nothing listening on it (yet).
@@ -91,22 +99,34 @@ impl SmtpServer {
     /// Starts a server on `port`.
     pub fn start_on(port: u16) -> Self {
         let store = Arc::new(Mutex::new(Vec::new()));
+        let sessions = Arc::new(AtomicUsize::new(0));
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind SMTP port");
         let mut server = Server::new(Collector {
             store: store.clone(),
+            sessions: sessions.clone(),
             rcpt: Vec::new(),
             data: Vec::new(),
         });
         server
             .with_name("smtp.test")
-            .with_num_threads(4)
+            // One thread per open session: workers keep theirs open across messages.
+            .with_num_threads(16)
             .with_tcp_listener(listener);
         std::thread::spawn(move || {
             if let Err(e) = server.serve() {
                 eprintln!("test SMTP server stopped: {e}");
             }
         });
-        Self { port, store }
+        Self {
+            port,
+            store,
+            sessions,
+        }
+    }
+
+    /// SMTP sessions opened so far (EHLO/HELO greetings received).
+    pub fn sessions(&self) -> usize {
+        self.sessions.load(Ordering::SeqCst)
     }
 
     /// Everything received so far, parsed.
