@@ -204,11 +204,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     settings.clone(),
                     worker_name(&settings.outbox.worker_name),
                 );
-                let state = AppState {
-                    db,
-                    clock,
-                    settings,
-                };
+                let state = AppState::new(db, clock, settings);
                 let (stop, stopped) = tokio::sync::watch::channel(false);
                 let worker = actix_web::rt::spawn(worker.run(stopped));
                 // Returns once SIGTERM/SIGINT has stopped the HTTP server gracefully; then the

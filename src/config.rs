@@ -21,6 +21,8 @@ pub struct Settings {
     pub server: ServerSettings,
     /// Database settings.
     pub database: DatabaseSettings,
+    /// Authentication.
+    pub auth: AuthSettings,
     /// Procurement procedure rules.
     pub procedures: ProceduresSettings,
     /// How e-mail leaves the service.
@@ -152,6 +154,15 @@ pub struct SmtpSettings {
     pub timeout_secs: u64,
     /// SMTP sessions open at once (per process), kept open across messages.
     pub pool_size: u32,
+}
+
+/// `[auth]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Milliseconds a token lookup is reused without the database (0: every request looks
+    /// its token up). Bounds how late a revocation made elsewhere takes effect here.
+    pub token_cache_ms: u64,
 }
 
 /// `[outbox]` section.

@@ -1,10 +1,12 @@
-//! What every handler can reach: the database pool, the clock and the settings.
+//! What every handler can reach: the database pool, the clock, the settings and the token
+//! cache.
 //!
 //! Feature modules import this (through their handlers' `web::Data<AppState>`), never the
 //! router: the URL table depends on the features, not the other way round.
 
 use std::sync::Arc;
 
+use crate::auth::cache::TokenCache;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
@@ -17,4 +19,19 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Settings loaded at start-up.
     pub settings: Arc<Settings>,
+    /// Recently looked-up tokens (`auth.token_cache_ms`).
+    pub tokens: Arc<TokenCache>,
+}
+
+impl AppState {
+    /// The state of one service instance.
+    pub fn new(db: Db, clock: Arc<dyn Clock>, settings: Arc<Settings>) -> Self {
+        let tokens = Arc::new(TokenCache::new(settings.auth.token_cache_ms));
+        Self {
+            db,
+            clock,
+            settings,
+            tokens,
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! 403, answered by the role extractor in the handler's signature; what lies outside the
 //! caller's scope is filtered in the store queries and therefore 404.
 
+pub mod cache;
 pub mod domain;
 pub mod routes;
 pub mod store;
@@ -187,8 +188,9 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, ApiError> {
     Ok(token)
 }
 
-/// Authenticates the request: the bearer token is hashed and looked up on a blocking thread
-/// (unknown, revoked or expired → 401).
+/// Authenticates the request: the bearer token is hashed and looked up in the token cache
+/// ([`cache`]), or else in the database on a blocking thread, in one statement without a
+/// transaction (unknown, revoked or expired → 401).
 pub async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
@@ -205,24 +207,43 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     };
     let hash = domain::hash_token(bearer_token(header.as_deref())?);
     let now = state.clock.now();
+    if let Some(hit) = state.tokens.get(&hash, now) {
+        if hit.record_use {
+            record_use(&state, hit.caller.token_id, now);
+        }
+        return Ok(hit.caller);
+    }
+    let lookup = hash.clone();
     let found = state
         .db
-        .read(move |conn| store::find_caller(conn, &hash, now))
+        .query(move |conn| store::find_caller(conn, &lookup, now))
         .await?
         .ok_or_else(|| ApiError::unauthenticated("unknown, revoked or expired token"))?;
     if found.stale_last_use {
-        // Recorded at most once a minute per token, off the request's own path: a lost
-        // update only delays the next one.
-        let (db, id) = (state.db.clone(), found.caller.token_id);
-        actix_web::rt::spawn(async move {
-            let touched: Result<usize, ApiError> =
-                db.write(move |conn| store::touch(conn, id, now)).await;
-            if let Err(e) = touched {
-                tracing::debug!(error = %e, "last_used_at not recorded");
-            }
-        });
+        record_use(&state, found.caller.token_id, now);
     }
+    let recorded = if found.stale_last_use {
+        Some(now)
+    } else {
+        found.last_used_at
+    };
+    state
+        .tokens
+        .put(hash, found.caller, found.expires_at, recorded, now);
     Ok(found.caller)
+}
+
+/// Records a use of token `id` at `now`: at most once a minute per token, off the request's
+/// own path (a lost update only delays the next one).
+fn record_use(state: &AppState, id: TokenId, now: chrono::DateTime<chrono::Utc>) {
+    let db = state.db.clone();
+    actix_web::rt::spawn(async move {
+        let touched: Result<usize, ApiError> =
+            db.write(move |conn| store::touch(conn, id, now)).await;
+        if let Err(e) = touched {
+            tracing::debug!(error = %e, "last_used_at not recorded");
+        }
+    });
 }
 
 /// Middleware of `/api/v1`: every route there needs a token, so the request is authenticated

@@ -184,5 +184,7 @@ pub async fn revoke_token(
             store::revoke(conn, &Actor::from(&admin.caller), id, now).map_err(ApiError::from)
         })
         .await?;
+    // Effective at once on this instance; elsewhere within `auth.token_cache_ms`.
+    state.tokens.evict(id);
     Ok(HttpResponse::NoContent().finish())
 }

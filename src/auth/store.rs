@@ -85,6 +85,7 @@ struct CallerRow {
     role: Role,
     member_id: Option<MemberId>,
     supplier_id: Option<SupplierId>,
+    expires_at: Option<DbTime>,
     last_used_at: Option<DbTime>,
 }
 
@@ -128,6 +129,10 @@ pub struct Found {
     pub caller: Caller,
     /// True when `last_used_at` is older than [`LAST_USE_PRECISION`] (or unset).
     pub stale_last_use: bool,
+    /// When the token stops working, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Its last recorded use.
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// Looks a live token up by its hash: not revoked, not expired at `now`.
@@ -151,9 +156,15 @@ pub fn find_caller(
         let stale_last_use = r
             .last_used_at
             .is_none_or(|t| now - t.get() >= LAST_USE_PRECISION);
+        let (expires_at, last_used_at) = (
+            r.expires_at.map(DbTime::get),
+            r.last_used_at.map(DbTime::get),
+        );
         Caller::try_from(r).map(|caller| Found {
             caller,
             stale_last_use,
+            expires_at,
+            last_used_at,
         })
     })
     .transpose()

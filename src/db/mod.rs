@@ -268,6 +268,26 @@ impl Db {
         migrate(&mut conn)
     }
 
+    /// Runs `f` on a pooled connection on a blocking thread, **without** a transaction: for a
+    /// read that is one statement (a transaction would add `BEGIN` and `COMMIT`, two more
+    /// round trips on PostgreSQL), or statements that cannot disagree (e.g. a row, then the
+    /// immutable code of the member it names). Several statements that must see one snapshot
+    /// use [`Db::read`]; changes use [`Db::write`].
+    pub async fn query<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    {
+        let (pool, timeouts) = (self.pool.clone(), self.timeouts.clone());
+        actix_web::web::block(move || {
+            let mut pooled = Self::get(&pool, &timeouts)?;
+            f(&mut pooled)
+        })
+        .await
+        .map_err(|e| DbError::Cancelled(e.to_string()))?
+    }
+
     /// Runs `f` in a read transaction on a blocking thread. `E` is the caller's error type
     /// (`ApiError` in handlers, the worker's own in the worker).
     pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>

@@ -128,7 +128,7 @@ pub async fn list_needs(
     let filter = filter.filter()?;
     let rows = state
         .db
-        .read(move |conn| store::list(conn, &caller, &filter, page))
+        .query(move |conn| store::list(conn, &caller, &filter, page))
         .await?;
     Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page, |n| n.id)))
 }
@@ -150,7 +150,7 @@ pub async fn get_need(
     let id = id.into_inner();
     let need = state
         .db
-        .read(move |conn| store::get(conn, &caller, id))
+        .query(move |conn| store::get(conn, &caller, id))
         .await?;
     Ok(HttpResponse::Ok().json(need))
 }

@@ -43,7 +43,7 @@ pub async fn list_outbox(
     };
     let rows = state
         .db
-        .read(move |conn| store::list(conn, status, page))
+        .query(move |conn| store::list(conn, status, page))
         .await?;
     Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page, |e| e.id)))
 }

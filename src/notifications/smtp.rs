@@ -86,8 +86,8 @@ fn smtp_error(e: &lettre::transport::smtp::Error) -> SendError {
 }
 
 impl SmtpPool {
-    /// A pool for `[mail.smtp]`; opens nothing until the first message. Refuses a host
-    /// name that TLS could not verify a certificate against.
+    /// A pool for `[mail.smtp]`; opens nothing until the first message. Fails when the TLS
+    /// configuration (root certificates) cannot be built.
     pub fn new(settings: &SmtpSettings) -> Result<Self, String> {
         if settings.tls != SmtpTls::None {
             TlsParameters::new(settings.host.clone())

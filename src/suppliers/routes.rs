@@ -57,6 +57,6 @@ pub async fn list_suppliers(
     query: ListQuery<NoFilter>,
 ) -> Result<HttpResponse, ApiError> {
     let page = query.page;
-    let rows = state.db.read(move |conn| store::list(conn, page)).await?;
+    let rows = state.db.query(move |conn| store::list(conn, page)).await?;
     Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page, |s| s.id)))
 }

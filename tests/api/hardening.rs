@@ -107,6 +107,30 @@ both_backends! {
         app.get("/api/v1/outbox", &app.admin).await.ok(200);
     }
 
+    async fn a_token_revoked_elsewhere_is_refused_within_the_cache_bound(app) {
+        let bound = chrono::Duration::milliseconds(app.state.settings.auth.token_cache_ms as i64);
+        assert!(bound > chrono::Duration::zero(), "the cache is on by default");
+        let created = app.post("/api/v1/tokens", &app.admin, json!({"role": "admin", "name": "ops"})).await.ok(201);
+        let id: uuid::Uuid = created["id"].as_str().unwrap().parse().unwrap();
+        let secret = created["token"].as_str().unwrap().to_owned();
+        app.get("/api/v1/members", &secret).await.ok(200); // looked up, now cached
+        // Revoked by the CLI or another instance: in the database, not through this instance.
+        let now = app.clock_now();
+        let mut conn = app.state.db.conn().unwrap();
+        tenderpool::db::write_tx(&mut conn, |c| {
+            tenderpool::auth::store::revoke(c, &tenderpool::audit::domain::Actor::cli(), tenderpool::ids::TokenId(id), now)
+        })
+        .unwrap();
+        drop(conn);
+        app.clock.advance(bound - chrono::Duration::milliseconds(1));
+        app.get("/api/v1/members", &secret).await.ok(200); // the documented bound, not more
+        app.clock.advance(chrono::Duration::milliseconds(1));
+        app.get("/api/v1/members", &secret).await.problem(401, "unauthenticated");
+        // Once refused, it stays refused (nothing cached a refusal away).
+        app.get("/api/v1/members", &secret).await.problem(401, "unauthenticated");
+        assert!(!app.state.tokens.is_empty(), "the cache holds other tokens (the admin's)");
+    }
+
     async fn revoked_and_expired_tokens_are_401_at_once(app) {
         app.seed_members().await;
         let created = app.post("/api/v1/tokens", &app.admin, json!({

@@ -153,11 +153,7 @@ impl TestApp {
         let db = Db::open(&settings.database).expect("open test database");
         db.migrate().expect("migrate");
         let clock = Arc::new(ManualClock::at(start_instant()));
-        let state = web::Data::new(AppState {
-            db,
-            clock: clock.clone(),
-            settings: Arc::new(settings),
-        });
+        let state = web::Data::new(AppState::new(db, clock.clone(), Arc::new(settings)));
         let admin = create_token(&state, Role::Admin, None, None);
         let service = test::init_service(tenderpool::server::build(state.clone()))
             .await
