@@ -159,7 +159,7 @@ pub async fn aggregation(
     );
     let needs = state
         .db
-        .read(move |conn| crate::needs::store::submitted_for_aggregation(conn, &lead, id, now))
+        .query(move |conn| crate::needs::store::submitted_for_aggregation(conn, &lead, id, now))
         .await?;
     let thresholds = &state.settings.procedures.thresholds;
     let agg = crate::needs::aggregation::aggregate(
