@@ -6,7 +6,7 @@ use std::hint::black_box;
 use chrono::NaiveDate;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tenderpool::decimal::{Amount, Quantity, UnitPrice, VatRate};
-use tenderpool::needs::aggregation::{aggregate, AggNeed, Level};
+use tenderpool::needs::aggregation::{aggregate, AggNeed, Level, Terms};
 use tenderpool::needs::domain::{estimated_value, Unit};
 use uuid::Uuid;
 
@@ -63,9 +63,12 @@ fn aggregation(c: &mut Criterion) {
                 aggregate(
                     tenderpool::ids::CampaignId(Uuid::nil()),
                     black_box(input),
-                    Level::Group,
+                    Terms {
+                        level: Level::Group,
+                        contract_months: 36,
+                        launch_date: date,
+                    },
                     &thresholds,
-                    date,
                 )
             })
         });

@@ -95,6 +95,7 @@ diesel::table! {
         status -> Text,
         closed_at -> Nullable<Ts>,
         created_at -> Ts,
+        contract_months -> Integer,
     }
 }
 

@@ -50,6 +50,11 @@ pub struct CreateCampaign {
     /// e.g. `2027-01-15T18:00:00+01:00`.
     #[schema(format = DateTime)]
     pub needs_deadline: String,
+    /// Duration of the future contracts in months, renewals included: 1 to 48, default 12.
+    /// Need quantities are per year; the procedure advice compares the value over this
+    /// duration.
+    #[schema(minimum = 1, maximum = 48, default = 12)]
+    pub contract_months: Option<i64>,
 }
 
 /// A validated new campaign.
@@ -61,7 +66,14 @@ pub struct NewCampaign {
     pub cpv_scope: Vec<String>,
     /// Deadline.
     pub needs_deadline: DateTime<Utc>,
+    /// Contract duration in months (1–48).
+    pub contract_months: u32,
 }
+
+/// Contract duration when the campaign does not say.
+pub const DEFAULT_CONTRACT_MONTHS: u32 = 12;
+/// Longest contract duration (four years, the limit for framework agreements, L2125-1).
+pub const MAX_CONTRACT_MONTHS: u32 = 48;
 
 /// True when `prefix` is 2–8 digits starting at least one official CPV code.
 pub fn is_cpv_prefix(prefix: &str) -> bool {
@@ -99,6 +111,18 @@ impl CreateCampaign {
                 }
             }
         }
+        let months = self
+            .contract_months
+            .map_or(Some(DEFAULT_CONTRACT_MONTHS), |m| {
+                u32::try_from(m)
+                    .ok()
+                    .filter(|m| (1..=MAX_CONTRACT_MONTHS).contains(m))
+            });
+        c.check(
+            months.is_some(),
+            "/contract_months",
+            "must be a whole number of months from 1 to 48",
+        );
         c.finish()?;
         let mut cpv_scope = self.cpv_scope.clone();
         cpv_scope.sort();
@@ -107,6 +131,7 @@ impl CreateCampaign {
             title,
             cpv_scope,
             needs_deadline: deadline.unwrap_or(now),
+            contract_months: months.unwrap_or(DEFAULT_CONTRACT_MONTHS),
         })
     }
 }
@@ -132,6 +157,8 @@ pub struct Campaign {
     pub closed_at: Option<DateTime<Utc>>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Duration of the future contracts in months, renewals included.
+    pub contract_months: u32,
 }
 
 #[cfg(test)]
@@ -167,22 +194,55 @@ mod tests {
             title: "Entretien 2027".into(),
             cpv_scope: vec!["45".into(), "0913".into()],
             needs_deadline: "2027-01-15T18:00:00+01:00".into(),
+            contract_months: None,
         };
         let c = ok.parse(now(), 10).unwrap();
         assert_eq!(
             c.needs_deadline,
             Utc.with_ymd_and_hms(2027, 1, 15, 17, 0, 0).unwrap()
         );
+        assert_eq!(c.contract_months, 12, "a year unless said otherwise");
+        for (months, accepted) in [
+            (1, true),
+            (48, true),
+            (36, true),
+            (0, false),
+            (49, false),
+            (-12, false),
+            (i64::MAX, false),
+        ] {
+            let c = CreateCampaign {
+                contract_months: Some(months),
+                ..ok.clone()
+            };
+            match c.parse(now(), 10) {
+                Ok(c) => assert!(
+                    accepted && i64::from(c.contract_months) == months,
+                    "{months}"
+                ),
+                Err(e) => assert!(
+                    !accepted && e.errors.iter().any(|f| f.pointer == "/contract_months"),
+                    "{months}"
+                ),
+            }
+        }
         let bad = CreateCampaign {
             title: "".into(),
             cpv_scope: vec!["4".into(), "99".into()],
             needs_deadline: "2026-11-30T08:00:00Z".into(),
+            contract_months: Some(0),
         };
         let e = bad.parse(now(), 10).unwrap_err();
         let pointers: Vec<_> = e.errors.iter().map(|f| f.pointer.as_str()).collect();
         assert_eq!(
             pointers,
-            ["/title", "/cpv_scope/0", "/cpv_scope/1", "/needs_deadline"]
+            [
+                "/title",
+                "/cpv_scope/0",
+                "/cpv_scope/1",
+                "/needs_deadline",
+                "/contract_months"
+            ]
         );
     }
 }

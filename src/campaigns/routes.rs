@@ -136,9 +136,15 @@ pub async fn close_campaign(
 pub struct AggregationQuery {
     /// `division` (2 digits), `group` (3, default) or `class` (4).
     pub level: Option<Level>,
+    /// Planned launch date of the procedure (`YYYY-MM-DD`, years 2000–2199): the advice
+    /// applies the thresholds in force that day. Default: today in Europe/Paris.
+    #[param(value_type = Option<String>, format = Date)]
+    pub launch_date: Option<String>,
 }
 
-/// Proposed lots from the submitted needs, with values per member and procedure advice (lead).
+/// Proposed lots from the submitted needs, with yearly values per member, contract values over
+/// the campaign's duration, and procedure advice on the contract values with the thresholds in
+/// force on `launch_date` (lead).
 #[utoipa::path(
     tag = "campaigns",
     params(("id" = Uuid, Path, description = "campaign id"), AggregationQuery),
@@ -157,17 +163,32 @@ pub async fn aggregation(
         query.level.unwrap_or_default(),
         state.clock.now(),
     );
-    let needs = state
+    let launch_date = match query.launch_date.as_deref() {
+        None => crate::dates::paris_date(now),
+        Some(raw) => chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+            .ok()
+            .filter(|d| raw.len() == 10 && crate::dates::date_in_range(*d))
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "/query/launch_date",
+                    "must be a date YYYY-MM-DD in the years 2000 to 2199",
+                )
+            })?,
+    };
+    let (contract_months, needs) = state
         .db
         .query(move |conn| crate::needs::store::submitted_for_aggregation(conn, &lead, id, now))
         .await?;
-    let thresholds = &state.settings.procedures.thresholds;
+    let terms = crate::needs::aggregation::Terms {
+        level,
+        contract_months,
+        launch_date,
+    };
     let agg = crate::needs::aggregation::aggregate(
         id,
         &needs,
-        level,
-        thresholds,
-        crate::dates::paris_date(now),
+        terms,
+        &state.settings.procedures.thresholds,
     );
     Ok(HttpResponse::Ok().json(agg))
 }

@@ -31,6 +31,8 @@ struct CampaignRow {
     status: CampaignStatus,
     closed_at: Option<DbTime>,
     created_at: DbTime,
+    /// 1–48 (a CHECK constraint on both backends).
+    contract_months: i32,
 }
 
 impl CampaignRow {
@@ -47,6 +49,7 @@ impl CampaignRow {
             status: self.status.effective(deadline, now),
             closed_at: self.closed_at.map(DbTime::get),
             created_at: self.created_at.get(),
+            contract_months: u32::try_from(self.contract_months).unwrap_or(12),
         }
     }
 }
@@ -115,6 +118,7 @@ pub fn insert(
         status: CampaignStatus::Open,
         closed_at: None,
         created_at: DbTime::new(now),
+        contract_months: i32::try_from(c.contract_months).unwrap_or(12),
     };
     diesel::insert_into(campaigns::table)
         .values(&row)

@@ -2,8 +2,12 @@
 //! identical items (same CPV code, unit and VAT rate) merged, values per item, lot, member and
 //! in total, and the procedure advice for the group. Pure.
 //!
-//! Every value is a sum of the needs' own estimated values (each already rounded to the cent),
-//! so all aggregates add up exactly.
+//! Every yearly value is a sum of the needs' own estimated values (each already rounded to the
+//! cent), so all yearly aggregates add up exactly. Quantities are per year; each lot, nature
+//! and the total also report a `contract_value` over the campaign's `contract_months`
+//! (round_half_up(yearly × months / 12, 2), computed from that aggregate's yearly sum), and the
+//! procedure advice compares the contract value of each nature (R2121-1), with the thresholds
+//! in force on the planned launch date.
 
 use std::collections::BTreeMap;
 
@@ -13,8 +17,18 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::domain::Unit;
+use crate::decimal::round_half_up;
 use crate::decimal::{Amount, Quantity, VatRate};
-use crate::procedures::advice::{advise, Advice, Nature, ThresholdRow};
+use crate::procedures::advice::{advise, Advice, Nature, ThresholdRow, Values};
+
+/// A yearly value over `months` months: round_half_up(yearly × months / 12, 2).
+pub fn contract_value(yearly: Decimal, months: u32) -> Amount {
+    let total = yearly
+        .checked_mul(Decimal::from(months))
+        .and_then(|v| v.checked_div(Decimal::from(12)))
+        .unwrap_or(Decimal::MAX);
+    Amount::from_stored(round_half_up(total, 2))
+}
 
 /// How many CPV digits make a lot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -103,11 +117,13 @@ pub struct Lot {
     pub key: String,
     /// Works or supplies/services.
     pub nature: Nature,
-    /// Estimated value HT of the lot.
+    /// Estimated value HT of the lot, per year.
     pub estimated_value: Amount,
-    /// Value per member.
+    /// Value HT of the lot over the contract's duration.
+    pub contract_value: Amount,
+    /// Value per member, per year.
     pub members: Vec<MemberValue>,
-    /// Items.
+    /// Items (quantities per year).
     pub items: Vec<Item>,
 }
 
@@ -118,14 +134,31 @@ pub struct Aggregation {
     pub campaign_id: CampaignId,
     /// Level used.
     pub level: Level,
-    /// Estimated value HT of all lots.
+    /// Duration of the future contracts in months, renewals included (the campaign's).
+    pub contract_months: u32,
+    /// Date whose thresholds the advice applies (the planned launch date).
+    pub launch_date: NaiveDate,
+    /// Estimated value HT of all lots, per year.
     pub total_estimated_value: Amount,
-    /// Value per member over all lots.
+    /// Value HT of all lots over the contract's duration.
+    pub total_contract_value: Amount,
+    /// Value per member over all lots, per year.
     pub members: Vec<MemberValue>,
     /// Proposed lots, by key.
     pub lots: Vec<Lot>,
-    /// One advice per nature present, from the group's combined value.
+    /// One advice per nature present, from the group's combined contract value.
     pub procedure_advice: Vec<Advice>,
+}
+
+/// What the aggregation is computed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Terms {
+    /// CPV digits making a lot.
+    pub level: Level,
+    /// Contract duration in months (1–48).
+    pub contract_months: u32,
+    /// Planned launch date (thresholds in force that day).
+    pub launch_date: NaiveDate,
 }
 
 fn member_values(map: BTreeMap<String, Decimal>) -> Vec<MemberValue> {
@@ -145,10 +178,14 @@ type ItemAcc = (Decimal, BTreeMap<String, (Decimal, Vec<NeedId>)>);
 pub fn aggregate(
     campaign_id: CampaignId,
     needs: &[AggNeed],
-    level: Level,
+    terms: Terms,
     thresholds: &[ThresholdRow],
-    date: NaiveDate,
 ) -> Aggregation {
+    let Terms {
+        level,
+        contract_months: months,
+        launch_date: date,
+    } = terms;
     // lot key → item key → member code → (quantity, need ids); plus values.
     let mut lots: BTreeMap<String, BTreeMap<ItemKey, ItemAcc>> = BTreeMap::new();
     let mut lot_members: BTreeMap<String, BTreeMap<String, Decimal>> = BTreeMap::new();
@@ -202,9 +239,11 @@ pub fn aggregate(
                 })
                 .collect();
             let per_member = lot_members.remove(&key).unwrap_or_default();
+            let yearly: Decimal = per_member.values().copied().sum();
             Lot {
                 nature: Nature::of_cpv(&key),
-                estimated_value: Amount::from_stored(per_member.values().copied().sum()),
+                estimated_value: Amount::from_stored(yearly),
+                contract_value: contract_value(yearly, months),
                 members: member_values(per_member),
                 items,
                 key,
@@ -213,12 +252,22 @@ pub fn aggregate(
         .collect();
     let procedure_advice = by_nature
         .into_iter()
-        .map(|(nature, v)| advise(thresholds, nature, Amount::from_stored(v), date))
+        .map(|(nature, v)| {
+            let values = Values {
+                yearly: Amount::from_stored(v),
+                contract: contract_value(v, months),
+            };
+            advise(thresholds, nature, values, date)
+        })
         .collect();
+    let total: Decimal = members.values().copied().sum();
     Aggregation {
         campaign_id,
         level,
-        total_estimated_value: Amount::from_stored(members.values().copied().sum()),
+        contract_months: months,
+        launch_date: date,
+        total_estimated_value: Amount::from_stored(total),
+        total_contract_value: contract_value(total, months),
         members: member_values(members),
         lots,
         procedure_advice,
@@ -257,9 +306,12 @@ mod tests {
         aggregate(
             CampaignId(uuid::Uuid::nil()),
             needs,
-            level,
+            Terms {
+                level,
+                contract_months: 12,
+                launch_date: date(),
+            },
             &table(),
-            date(),
         )
     }
 
@@ -420,7 +472,58 @@ mod tests {
             })
     }
 
+    #[test]
+    fn contract_values_round_half_up_from_the_yearly_sum() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(contract_value(d("100.01"), 7).to_string(), "58.34"); // 58.339166…
+        assert_eq!(contract_value(d("0.06"), 1).to_string(), "0.01"); // 0.005 → up
+        assert_eq!(contract_value(d("0.05"), 1).to_string(), "0.00"); // 0.00416…
+        assert_eq!(contract_value(d("75000.05"), 36).to_string(), "225000.15");
+        assert_eq!(contract_value(d("1000"), 48).to_string(), "4000.00");
+    }
+
+    #[test]
+    fn the_advice_compares_the_contract_value_not_one_years() {
+        // 80 000 € of supplies a year: MAPA for one year, above the EU threshold over three.
+        let needs = vec![need("NMH", "09134100-8", Unit::L, "20", "80000", "1")];
+        let advice = |months| {
+            let terms = Terms {
+                level: Level::Group,
+                contract_months: months,
+                launch_date: date(),
+            };
+            aggregate(CampaignId(uuid::Uuid::nil()), &needs, terms, &table()).procedure_advice[0]
+                .clone()
+        };
+        let one = advice(12);
+        assert_eq!(
+            one.procedure,
+            Some(crate::procedures::advice::Procedure::Mapa)
+        );
+        let three = advice(36);
+        assert_eq!(
+            three.procedure,
+            Some(crate::procedures::advice::Procedure::OpenTender)
+        );
+        assert_eq!(three.estimated_value.to_string(), "80000.00");
+        assert_eq!(three.contract_value.to_string(), "240000.00");
+    }
+
     proptest! {
+        #[test]
+        fn a_year_long_contract_is_worth_its_yearly_value(cents in 0i64..10_000_000_000i64) {
+            let yearly = Decimal::new(cents, 2);
+            prop_assert_eq!(contract_value(yearly, 12).value(), yearly);
+        }
+
+        #[test]
+        fn longer_contracts_are_worth_more(cents in 0i64..10_000_000_000i64, months in 1u32..48) {
+            let yearly = Decimal::new(cents, 2);
+            prop_assert!(contract_value(yearly, months).value() <= contract_value(yearly, months + 1).value());
+            let exact = yearly * Decimal::from(months) / Decimal::from(12);
+            prop_assert!((contract_value(yearly, months).value() - exact).abs() <= Decimal::new(5, 3));
+        }
+
         #[test]
         fn sums_are_exact_at_every_level(needs in prop::collection::vec(arb_need(), 0..40)) {
             let total: Decimal = needs.iter().map(|n| n.estimated_value.value()).sum();

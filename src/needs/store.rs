@@ -532,16 +532,17 @@ struct AggRow {
     vat_rate: DbDecimal,
 }
 
-/// The submitted needs of a campaign the lead runs (404 otherwise), for aggregation: one
-/// statement for the campaign's scope, one for the needs, one for the members' codes (they
-/// never change, so no transaction is needed for the three to agree).
+/// The contract duration (months) and submitted needs of a campaign the lead runs (404
+/// otherwise), for aggregation: one statement for the campaign's scope, one for the needs,
+/// one for the members' codes (they never change, so no transaction is needed for the three
+/// to agree).
 pub fn submitted_for_aggregation(
     conn: &mut DbConn,
     lead: &Lead,
     campaign_id: CampaignId,
     now: DateTime<Utc>,
-) -> Result<Vec<AggNeed>, ApiError> {
-    crate::campaigns::store::get_led(conn, lead.member, campaign_id, now)?;
+) -> Result<(u32, Vec<AggNeed>), ApiError> {
+    let campaign = crate::campaigns::store::get_led(conn, lead.member, campaign_id, now)?;
     let rows: Vec<AggRow> = visible_needs(&lead.caller)
         .filter(needs::campaign_id.eq(campaign_id))
         .filter(needs::status.eq(NeedStatus::Submitted))
@@ -554,7 +555,8 @@ pub fn submitted_for_aggregation(
         .into_iter()
         .map(|(id, m)| (id, m.code))
         .collect();
-    rows.into_iter()
+    let needs = rows
+        .into_iter()
         .map(|r| {
             let corrupt = |what: &str| {
                 ApiError::internal(format!("need {} has an invalid stored {what}", r.id))
@@ -564,7 +566,10 @@ pub fn submitted_for_aggregation(
                 .ok_or_else(|| corrupt("value"))?;
             Ok(AggNeed {
                 id: r.id,
-                member_code: codes.get(&r.member_id).cloned().ok_or_else(|| corrupt("member"))?,
+                member_code: codes
+                    .get(&r.member_id)
+                    .cloned()
+                    .ok_or_else(|| corrupt("member"))?,
                 cpv: r.cpv,
                 unit: r.unit,
                 vat_rate: VatRate::from_stored(r.vat_rate.0.normalize()),
@@ -572,7 +577,8 @@ pub fn submitted_for_aggregation(
                 estimated_value: value,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok((campaign.contract_months, needs))
 }
 
 /// True when `member` has a need submitted (or already consolidated) in `campaign` (for

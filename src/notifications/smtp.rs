@@ -149,11 +149,7 @@ impl SmtpPool {
 
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
         let s = &self.settings;
-        let tcp = TcpStream::connect((s.host.as_str(), s.port))
-            .await
-            .map_err(|e| transient(format!("cannot connect to {}:{}: {e}", s.host, s.port)))?;
-        tcp.set_nodelay(true)
-            .map_err(|e| transient(format!("cannot set TCP_NODELAY: {e}")))?;
+        let tcp = open_tcp(&s.host, s.port).await?;
         let tls = || TlsParameters::new(s.host.clone()).map_err(|e| smtp_error(&e));
         let mut conn = match s.tls {
             SmtpTls::None | SmtpTls::Starttls => {
@@ -219,6 +215,17 @@ impl SmtpPool {
     }
 }
 
+/// A TCP connection to `host:port` with Nagle's algorithm off: small writes (the closing `.`
+/// of a message) leave at once instead of waiting for the ACK of the previous one.
+async fn open_tcp(host: &str, port: u16) -> Result<TcpStream, SendError> {
+    let tcp = TcpStream::connect((host, port))
+        .await
+        .map_err(|e| transient(format!("cannot connect to {host}:{port}: {e}")))?;
+    tcp.set_nodelay(true)
+        .map_err(|e| transient(format!("cannot set TCP_NODELAY: {e}")))?;
+    Ok(tcp)
+}
+
 /// A TLS stream set up by lettre over the service's own socket, seen as a plain tokio stream
 /// so lettre's client can speak SMTP over it (implicit TLS, port 465).
 #[allow(deprecated)]
@@ -256,5 +263,32 @@ impl AsyncWrite for Encrypted {
 impl AsyncTokioStream for Encrypted {
     fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.0.get_ref().peer_addr()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_rt::test]
+    async fn connections_are_opened_without_nagle() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string());
+        let port = listener
+            .as_ref()
+            .ok()
+            .and_then(|l| l.local_addr().ok())
+            .map_or(0, |a| a.port());
+        let tcp = open_tcp("127.0.0.1", port).await;
+        assert!(tcp.is_ok_and(|t| t.nodelay().unwrap_or(false)));
+        drop(listener);
+    }
+
+    #[actix_rt::test]
+    async fn nothing_listening_is_a_transient_failure() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_or(1, |a| a.port());
+        let err = open_tcp("127.0.0.1", port).await.err();
+        assert!(err.is_some_and(|e| !e.permanent && e.message.contains("cannot connect")));
     }
 }

@@ -82,8 +82,11 @@ pub struct ThresholdRow {
 pub struct Advice {
     /// Nature compared.
     pub nature: Nature,
-    /// The group's estimated value HT for that nature.
+    /// The group's estimated value HT for that nature, per year.
     pub estimated_value: Amount,
+    /// The group's value HT for that nature over the contract's whole duration (renewals
+    /// included): the value compared with the thresholds (R2121-1).
+    pub contract_value: Amount,
     /// The procedure called for; null when no table row covers the date.
     pub procedure: Option<Procedure>,
     /// The threshold that decides: the exemption ceiling for `no_publicity`, the exemption
@@ -125,12 +128,25 @@ pub fn row_for(rows: &[ThresholdRow], nature: Nature, date: NaiveDate) -> Option
         .max_by_key(|r| r.valid_from)
 }
 
-/// Advises the procedure for a group's estimated `value` of `nature` on `date`.
-pub fn advise(rows: &[ThresholdRow], nature: Nature, value: Amount, date: NaiveDate) -> Advice {
+/// The yearly and whole-duration values of a group's needs of one nature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Values {
+    /// Per year.
+    pub yearly: Amount,
+    /// Over the contract's whole duration: what the thresholds apply to.
+    pub contract: Amount,
+}
+
+/// Advises the procedure for a group's needs of `nature` worth `values`, with the thresholds
+/// in force on `date` (the planned launch date). The contract value is compared, never the
+/// yearly one.
+pub fn advise(rows: &[ThresholdRow], nature: Nature, values: Values, date: NaiveDate) -> Advice {
+    let value = values.contract;
     let Some(row) = row_for(rows, nature, date) else {
         return Advice {
             nature,
-            estimated_value: value,
+            estimated_value: values.yearly,
+            contract_value: value,
             procedure: None,
             threshold: None,
             advert_required: false,
@@ -170,7 +186,8 @@ pub fn advise(rows: &[ThresholdRow], nature: Nature, value: Amount, date: NaiveD
     };
     Advice {
         nature,
-        estimated_value: value,
+        estimated_value: values.yearly,
+        contract_value: value,
         procedure: Some(procedure),
         threshold: Some(threshold),
         advert_required: procedure == Procedure::Mapa && value >= row.mandatory_advert_from,
@@ -197,12 +214,20 @@ mod tests {
         Amount::parse(s).unwrap()
     }
 
+    /// A contract value (the yearly one does not decide anything).
+    fn v(s: &str) -> Values {
+        Values {
+            yearly: Amount::ZERO,
+            contract: a(s),
+        }
+    }
+
     fn proc(
         nature: Nature,
         value: &str,
         date: &str,
     ) -> (Option<Procedure>, Option<Amount>, Option<NaiveDate>) {
-        let adv = advise(&table(), nature, a(value), d(date));
+        let adv = advise(&table(), nature, v(value), d(date));
         (adv.procedure, adv.threshold, adv.rule_valid_from)
     }
 
@@ -304,20 +329,20 @@ mod tests {
     #[test]
     fn mandatory_advert_from_90000_in_mapa() {
         let t = table();
-        assert!(!advise(&t, SuppliesServices, a("89999.99"), d("2026-06-01")).advert_required);
-        assert!(advise(&t, SuppliesServices, a("90000.00"), d("2026-06-01")).advert_required);
+        assert!(!advise(&t, SuppliesServices, v("89999.99"), d("2026-06-01")).advert_required);
+        assert!(advise(&t, SuppliesServices, v("90000.00"), d("2026-06-01")).advert_required);
         assert!(
-            !advise(&t, SuppliesServices, a("216000.00"), d("2026-06-01")).advert_required,
+            !advise(&t, SuppliesServices, v("216000.00"), d("2026-06-01")).advert_required,
             "open tender: not a MAPA advert"
         );
     }
 
     #[test]
     fn no_row_gives_no_procedure_but_says_why() {
-        let adv = advise(&table(), Works, a("1"), d("2028-01-01"));
+        let adv = advise(&table(), Works, v("1"), d("2028-01-01"));
         assert_eq!(adv.procedure, None);
         assert!(adv.note.contains("2028-01-01"));
-        let adv = advise(&table(), Works, a("1"), d("2023-12-31"));
+        let adv = advise(&table(), Works, v("1"), d("2023-12-31"));
         assert_eq!(adv.procedure, None);
     }
 

@@ -255,6 +255,43 @@ both_backends! {
         assert_eq!(app.get(&format!("/api/v1/needs/{id}"), &f.nmh).await.ok(200), before);
     }
 
+    async fn the_advice_compares_the_value_over_the_contract_duration_on_the_launch_date(app) {
+        let f = Scenario::new(&app).await;
+        let open = |months: Value| json!({"title": "Fournitures 2027-2029", "needs_deadline": "2026-12-14T18:00:00+01:00", "contract_months": months});
+        let path = format!("/api/v1/groups/{}/campaigns", f.group);
+        for bad in [json!(0), json!(49), json!(-1)] {
+            app.post(&path, &f.lead, open(bad)).await.invalid("/contract_months");
+        }
+        app.post(&path, &f.lead, open(json!("36"))).await.problem(422, "validation_failed");
+        let campaign = app.post(&path, &f.lead, open(json!(36))).await.ok(201);
+        assert_eq!(campaign["contract_months"], 36);
+        let id = campaign["id"].as_str().unwrap().to_owned();
+        assert_eq!(app.get(&format!("/api/v1/campaigns/{id}"), &f.lead).await.ok(200)["contract_months"], 36);
+        // Supplies worth 75 000.05 € a year (quantities are per year) for three years.
+        for (token, q) in [(&f.nmh, "25000.01"), (&f.bmh, "25000.02"), (&f.arch, "25000.02")] {
+            let mut body = need_body("09134100-8", q, "1");
+            body["unit"] = json!("l");
+            let need = app.create_need(&id, token, body).await;
+            app.post(&format!("/api/v1/needs/{need}/submit"), token, json!({})).await.ok(200);
+        }
+        let agg = app.get(&format!("/api/v1/campaigns/{id}/aggregation"), &f.lead).await.ok(200);
+        assert_eq!(agg["total_estimated_value"], "75000.05");
+        assert_eq!(agg["total_contract_value"], "225000.15", "75 000.05 × 36 / 12");
+        assert_eq!(agg["lots"][0]["contract_value"], "225000.15");
+        let advice = &agg["procedure_advice"][0];
+        assert_eq!((advice["estimated_value"].as_str(), advice["contract_value"].as_str()), (Some("75000.05"), Some("225000.15")));
+        // One year's value is below the EU threshold (216 000 € in 2026); the contract's is not.
+        assert_eq!((advice["procedure"].as_str(), advice["threshold"].as_str()), (Some("open_tender"), Some("216000.00")));
+        // Launched in 2025, the thresholds then in force apply (221 000 €): still above.
+        let earlier = app.get(&format!("/api/v1/campaigns/{id}/aggregation?launch_date=2025-12-31"), &f.lead).await.ok(200);
+        assert_eq!(earlier["launch_date"], "2025-12-31");
+        assert_eq!(earlier["procedure_advice"][0]["threshold"], "221000.00");
+        assert_eq!(earlier["procedure_advice"][0]["rule_valid_from"], "2024-01-01");
+        for bad in ["2026-02-30", "31/12/2026", "1999-12-31", "2200-01-01"] {
+            app.get(&format!("/api/v1/campaigns/{id}/aggregation?launch_date={bad}"), &f.lead).await.invalid("/query/launch_date");
+        }
+    }
+
     async fn aggregation_groups_lots_merges_items_and_advises_on_the_groups_value(app) {
         let f = Scenario::new(&app).await;
         let mut needs = Vec::new();
@@ -302,10 +339,14 @@ both_backends! {
         assert_eq!(advice[0]["nature"], "works");
         assert_eq!(advice[0]["procedure"], "no_publicity");
         assert_eq!(advice[1], json!({
-            "nature": "supplies_services", "estimated_value": "90000.00", "procedure": "mapa",
-            "threshold": "60000.00", "advert_required": true, "rule_valid_from": "2026-04-01",
+            "nature": "supplies_services", "estimated_value": "90000.00", "contract_value": "90000.00",
+            "procedure": "mapa", "threshold": "60000.00", "advert_required": true, "rule_valid_from": "2026-04-01",
             "note": advice[1]["note"].clone()
         }));
+        // A one-year campaign (the default): contract values equal the yearly ones.
+        assert_eq!((agg["contract_months"].clone(), agg["total_contract_value"].clone()), (json!(12), json!("97190.00")));
+        assert_eq!(works["contract_value"], "7190.00");
+        assert_eq!(agg["launch_date"], "2026-11-30", "today in Paris by default");
         let by_division = app.get(&format!("/api/v1/campaigns/{}/aggregation?level=division", f.campaign), &f.lead).await.ok(200);
         assert_eq!(by_division["lots"].as_array().unwrap().iter().map(|l| l["key"].as_str().unwrap()).collect::<Vec<_>>(), ["09", "45"]);
         let by_class = app.get(&format!("/api/v1/campaigns/{}/aggregation?level=class", f.campaign), &f.lead).await.ok(200);
