@@ -27,10 +27,12 @@ diesel::table! {
     suppliers (id) {
         id -> Uid,
         legal_name -> Text,
-        siret -> Text,
+        identifier -> Text,
         contact_emails -> JsonDoc,
         cpv_divisions -> JsonDoc,
         created_at -> Ts,
+        identifier_type -> Text,
+        country -> Text,
     }
 }
 

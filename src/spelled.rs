@@ -33,13 +33,21 @@ pub trait Spelled: Serialize + DeserializeOwned {
 #[macro_export]
 macro_rules! stored_enum {
     ($(#[$attr:meta])* pub enum $name:ident { $($(#[$vattr:meta])* $variant:ident),* $(,)? }) => {
+        $crate::stored_enum! {
+            @spelled "snake_case"
+            $(#[$attr])* pub enum $name { $($(#[$vattr])* $variant),* }
+        }
+    };
+    // Another serde case for spellings set by a standard, e.g. DECP's `"HORS-UE"`
+    // (`@spelled "SCREAMING-KEBAB-CASE"`).
+    (@spelled $case:literal $(#[$attr:meta])* pub enum $name:ident { $($(#[$vattr:meta])* $variant:ident),* $(,)? }) => {
         $(#[$attr])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash,
             serde::Serialize, serde::Deserialize, utoipa::ToSchema,
             diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
         )]
-        #[serde(rename_all = "snake_case")]
+        #[serde(rename_all = $case)]
         #[diesel(sql_type = diesel::sql_types::Text)]
         pub enum $name {
             $($(#[$vattr])* $variant),*

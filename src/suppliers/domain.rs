@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::identifier::{self, Identifier, IdentifierType};
 use crate::error::ApiError;
 use crate::validate::Checks;
 
@@ -12,9 +13,12 @@ pub struct CreateSupplier {
     /// Legal name (1–200 characters).
     #[schema(min_length = 1, max_length = 200)]
     pub legal_name: String,
-    /// SIRET: 14 digits, Luhn-valid.
+    /// SIRET of a French supplier: 14 digits, Luhn-valid. Give either this or `identifier`.
     #[schema(pattern = r"^[0-9]{14}$")]
-    pub siret: String,
+    pub siret: Option<String>,
+    /// For a supplier without a SIRET: a DECP identifier (`TVA` for an intra-EU VAT number,
+    /// `HORS-UE` for another country's national identifier, …) with its country.
+    pub identifier: Option<Identifier>,
     /// 1 to 10 addresses that receive invitations and notices.
     #[schema(min_items = 1, max_items = 10)]
     pub contact_emails: Vec<String>,
@@ -29,8 +33,8 @@ pub struct CreateSupplier {
 pub struct NewSupplier {
     /// Legal name.
     pub legal_name: String,
-    /// SIRET.
-    pub siret: String,
+    /// Identifier (a SIRET is `{SIRET, siret, FR}`).
+    pub identifier: Identifier,
     /// Contact e-mails.
     pub contact_emails: Vec<String>,
     /// CPV divisions, sorted and unique.
@@ -42,7 +46,36 @@ impl CreateSupplier {
     pub fn parse(&self) -> Result<NewSupplier, ApiError> {
         let mut c = Checks::new();
         let legal_name = c.line("/legal_name", &self.legal_name, 1, 200);
-        let siret = c.siret("/siret", &self.siret);
+        let identifier = match (&self.siret, &self.identifier) {
+            (Some(siret), None) => Identifier {
+                kind: IdentifierType::Siret,
+                value: c.siret("/siret", siret),
+                country: "FR".into(),
+            },
+            (None, Some(id)) => {
+                identifier::check(&mut c, "/identifier", id);
+                id.clone()
+            }
+            (Some(_), Some(_)) => {
+                c.add("/identifier", "give either siret or identifier, not both");
+                Identifier {
+                    kind: IdentifierType::Siret,
+                    value: String::new(),
+                    country: String::new(),
+                }
+            }
+            (None, None) => {
+                c.add(
+                    "/siret",
+                    "is required (or identifier, for a supplier without a SIRET)",
+                );
+                Identifier {
+                    kind: IdentifierType::Siret,
+                    value: String::new(),
+                    country: String::new(),
+                }
+            }
+        };
         // Lengths first: no per-entry work on an oversized list.
         let emails_ok = (1..=10).contains(&self.contact_emails.len());
         c.check(
@@ -78,7 +111,7 @@ impl CreateSupplier {
         cpv_divisions.dedup();
         Ok(NewSupplier {
             legal_name,
-            siret,
+            identifier,
             contact_emails,
             cpv_divisions,
         })
@@ -92,8 +125,10 @@ pub struct Supplier {
     pub id: crate::ids::SupplierId,
     /// Legal name.
     pub legal_name: String,
-    /// SIRET.
-    pub siret: String,
+    /// SIRET, for a supplier identified by one.
+    pub siret: Option<String>,
+    /// Identifier with its DECP type and country (for every supplier, SIRET included).
+    pub identifier: Identifier,
     /// Contact e-mails.
     pub contact_emails: Vec<String>,
     /// CPV divisions.

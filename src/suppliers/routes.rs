@@ -19,7 +19,7 @@ use crate::state::AppState;
     responses(
         (status = 201, body = Supplier),
         (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 409, description = "supplier_siret_taken", body = Problem), (status = 422, body = Problem)
+        (status = 409, description = "supplier_siret_taken or supplier_identifier_taken", body = Problem), (status = 422, body = Problem)
     ),
     security(("bearer" = []))
 )]

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::domain::{NewSupplier, Supplier};
+use super::identifier::{Identifier, IdentifierType};
 use crate::audit::{self, Action, Actor, Change, EntityType};
 use crate::db::types::{DbJson, DbTime};
 use crate::db::{DbConn, MultiBackend};
@@ -20,7 +21,9 @@ use crate::schema::suppliers;
 struct SupplierRow {
     id: SupplierId,
     legal_name: String,
-    siret: String,
+    identifier: String,
+    identifier_type: IdentifierType,
+    country: String,
     contact_emails: DbJson<Vec<String>>,
     cpv_divisions: DbJson<Vec<String>>,
     created_at: DbTime,
@@ -31,7 +34,12 @@ impl From<SupplierRow> for Supplier {
         Supplier {
             id: r.id,
             legal_name: r.legal_name,
-            siret: r.siret,
+            siret: (r.identifier_type == IdentifierType::Siret).then(|| r.identifier.clone()),
+            identifier: Identifier {
+                kind: r.identifier_type,
+                value: r.identifier,
+                country: r.country,
+            },
             contact_emails: r.contact_emails.0,
             cpv_divisions: r.cpv_divisions.0,
             created_at: r.created_at.get(),
@@ -39,8 +47,8 @@ impl From<SupplierRow> for Supplier {
     }
 }
 
-/// Inserts a supplier; 409 `supplier_siret_taken` if the SIRET is registered already
-/// (decided by the unique index).
+/// Inserts a supplier; 409 `supplier_siret_taken` if the SIRET is registered already,
+/// `supplier_identifier_taken` for another identifier (decided by the unique index).
 pub fn insert(
     conn: &mut DbConn,
     actor: &Actor,
@@ -50,7 +58,9 @@ pub fn insert(
     let row = SupplierRow {
         id: SupplierId::new(),
         legal_name: s.legal_name.clone(),
-        siret: s.siret.clone(),
+        identifier: s.identifier.value.clone(),
+        identifier_type: s.identifier.kind,
+        country: s.identifier.country.clone(),
         contact_emails: DbJson(s.contact_emails.clone()),
         cpv_divisions: DbJson(s.cpv_divisions.clone()),
         created_at: DbTime::new(now),
@@ -58,11 +68,19 @@ pub fn insert(
     diesel::insert_into(suppliers::table)
         .values(&row)
         .execute(conn)
-        .on_unique("suppliers_siret_key", || {
-            ApiError::conflict(
-                "supplier_siret_taken",
-                format!("a supplier with SIRET {} already exists", s.siret),
-            )
+        .on_unique("suppliers_identifier_key", || {
+            let id = &s.identifier;
+            if id.kind == IdentifierType::Siret {
+                ApiError::conflict(
+                    "supplier_siret_taken",
+                    format!("a supplier with SIRET {} already exists", id.value),
+                )
+            } else {
+                ApiError::conflict(
+                    "supplier_identifier_taken",
+                    format!("a supplier with identifier {} already exists", id.value),
+                )
+            }
         })?;
     let supplier = Supplier::from(row);
     audit::record(

@@ -1,6 +1,6 @@
 //! Members, suppliers, groups, conventions and tokens.
 
-use serde_json::json;
+use serde_json::{json, Value};
 use tenderpool::auth::Role;
 
 use crate::both_backends;
@@ -73,6 +73,43 @@ both_backends! {
             "legal_name": "Doublon", "siret": "51234567800019", "contact_emails": ["a@b.fr"]
         })).await;
         res.problem(409, "supplier_siret_taken");
+        assert_eq!(s["siret"], "51234567800019");
+        assert_eq!(s["identifier"], json!({"type": "SIRET", "value": "51234567800019", "country": "FR"}));
+    }
+
+    async fn suppliers_from_other_countries_are_identified_by_decp_types(app) {
+        let create = |body: Value| app.post("/api/v1/suppliers", &app.admin, body);
+        let german = create(json!({
+            "legal_name": "Bau Nord GmbH", "contact_emails": ["angebote@bau-nord.de"], "cpv_divisions": ["45"],
+            "identifier": {"type": "TVA", "value": "DE123456789", "country": "DE"}
+        })).await.ok(201);
+        assert_eq!(german["siret"], Value::Null);
+        assert_eq!(german["identifier"], json!({"type": "TVA", "value": "DE123456789", "country": "DE"}));
+        let swiss = create(json!({
+            "legal_name": "Alpen Bau AG", "contact_emails": ["offerte@alpenbau.ch"],
+            "identifier": {"type": "HORS-UE", "value": "CHE-123.456.789", "country": "CH"}
+        })).await.ok(201);
+        assert_eq!(swiss["identifier"]["type"], "HORS-UE");
+        let listed = app.get("/api/v1/suppliers", &app.admin).await.ok(200);
+        assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+        assert!(listed["items"].as_array().unwrap().contains(&german));
+        // The same identifier twice: 409 with its own code.
+        create(json!({
+            "legal_name": "Copie", "contact_emails": ["a@b.de"],
+            "identifier": {"type": "TVA", "value": "DE123456789", "country": "DE"}
+        })).await.problem(409, "supplier_identifier_taken");
+        // Refusals name the field and store nothing.
+        let base = |id: Value| json!({"legal_name": "X", "contact_emails": ["a@b.fr"], "identifier": id});
+        create(base(json!({"type": "TVA", "value": "FR41303265045", "country": "FR"}))).await.invalid("/identifier/value");
+        create(base(json!({"type": "TVA", "value": "CHE123456789", "country": "CH"}))).await.invalid("/identifier/country");
+        create(base(json!({"type": "HORS-UE", "value": "DE123456789", "country": "DE"}))).await.invalid("/identifier/country");
+        create(base(json!({"type": "TVA", "value": "DE 123 456 789", "country": "DE"}))).await.invalid("/identifier/value");
+        create(base(json!({"type": "VAT", "value": "DE123456789", "country": "DE"}))).await.problem(422, "validation_failed");
+        create(json!({"legal_name": "X", "contact_emails": ["a@b.fr"]})).await.invalid("/siret");
+        let mut both = base(json!({"type": "TVA", "value": "DE999999999", "country": "DE"}));
+        both["siret"] = json!("51234567800019");
+        create(both).await.invalid("/identifier");
+        assert_eq!(app.count("suppliers"), 2);
     }
 
     async fn groups_validate_members_and_coordinator(app) {
