@@ -156,6 +156,9 @@ pub struct SmtpSettings {
     pub pool_size: u32,
 }
 
+/// Largest `auth.token_cache_ms`: a revocation elsewhere takes effect within seconds.
+pub const MAX_TOKEN_CACHE_MS: u64 = 10_000;
+
 /// `[auth]` section.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -312,7 +315,37 @@ impl Settings {
         })?;
         crate::procedures::advice::check_table(&settings.procedures.thresholds)
             .map_err(ConfigError::Invalid)?;
+        settings.check().map_err(ConfigError::Invalid)?;
         Ok(settings)
+    }
+
+    /// Rules between settings that their types cannot state.
+    fn check(&self) -> Result<(), String> {
+        if self.auth.token_cache_ms > MAX_TOKEN_CACHE_MS {
+            return Err(format!(
+                "auth.token_cache_ms must be at most {MAX_TOKEN_CACHE_MS} (a revocation must take effect within seconds)"
+            ));
+        }
+        // Each send is cut off at three quarters of the lease (so a claim always outlives the
+        // sends it covers); the lease must leave room for a connection and a delivery.
+        let needed = self.mail.smtp.timeout_secs.saturating_mul(2000);
+        if self.outbox.lease_ms < needed {
+            return Err(format!(
+                "outbox.lease_ms ({}) must be at least 2 × mail.smtp.timeout_secs = {needed} ms, so a send fits in a claim",
+                self.outbox.lease_ms
+            ));
+        }
+        let name = &self.outbox.worker_name;
+        if name.len() > 64
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        {
+            return Err(
+                "outbox.worker_name must be at most 64 letters, digits, '-', '.' or '_'".into(),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -324,6 +357,20 @@ mod tests {
         list.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn settings_that_contradict_each_other_are_refused_at_start_up() {
+        let load = |list: &[(&str, &str)]| {
+            Settings::load_from(std::path::Path::new("/nonexistent"), &vars(list))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert!(load(&[("TENDERPOOL__AUTH__TOKEN_CACHE_MS", "20000")]).contains("token_cache_ms"));
+        assert!(load(&[("TENDERPOOL__OUTBOX__LEASE_MS", "59999")]).contains("lease_ms"));
+        assert!(load(&[("TENDERPOOL__OUTBOX__WORKER_NAME", "a b")]).contains("worker_name"));
+        assert!(load(&[("TENDERPOOL__OUTBOX__WORKER_NAME", "nantes-1.prod")]).is_empty());
     }
 
     #[test]

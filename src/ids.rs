@@ -124,6 +124,12 @@ typed_ids! {
     MailId,
     /// An idempotency record.
     IdempotencyRecordId,
+    /// A tender.
+    TenderId,
+    /// A lot of a tender.
+    TenderLotId,
+    /// An item of a lot.
+    TenderItemId,
 }
 
 #[cfg(test)]

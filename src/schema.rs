@@ -200,6 +200,96 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    tenders (id) {
+        id -> Uid,
+        group_id -> Uid,
+        campaign_id -> Uid,
+        reference -> Text,
+        title -> Text,
+        procedure -> Text,
+        bid_deadline -> Ts,
+        contract_months -> Integer,
+        price_method -> Text,
+        criteria -> JsonDoc,
+        listed_suppliers -> JsonDoc,
+        status -> Text,
+        cancel_reason -> Nullable<Text>,
+        published_at -> Nullable<Ts>,
+        cancelled_at -> Nullable<Ts>,
+        created_at -> Ts,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    tender_lots (id) {
+        id -> Uid,
+        tender_id -> Uid,
+        number -> Integer,
+        title -> Text,
+        status -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    tender_items (id) {
+        id -> Uid,
+        lot_id -> Uid,
+        position -> Integer,
+        cpv -> Text,
+        unit -> Text,
+        vat_rate -> Dec,
+        quantity -> Dec,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    tender_item_parts (item_id, member_id) {
+        item_id -> Uid,
+        member_id -> Uid,
+        quantity -> Dec,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    tender_needs (need_id) {
+        need_id -> Uid,
+        item_id -> Uid,
+        member_id -> Uid,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    tender_invitations (tender_id, supplier_id) {
+        tender_id -> Uid,
+        supplier_id -> Uid,
+        invited_at -> Ts,
+    }
+}
+
+diesel::joinable!(tender_lots -> tenders (tender_id));
+diesel::joinable!(tender_items -> tender_lots (lot_id));
+diesel::joinable!(tender_item_parts -> tender_items (item_id));
+diesel::joinable!(tender_needs -> tender_items (item_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     audit_chain,
@@ -211,5 +301,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     campaigns,
     needs,
     outbox,
-    idempotency_records
+    idempotency_records,
+    tenders,
+    tender_lots,
+    tender_items,
+    tender_item_parts,
+    tender_needs,
+    tender_invitations
 );

@@ -55,6 +55,15 @@ crate::stored_enum! {
         /// A need was rejected by the lead, with a reason.
         #[serde(rename = "need.rejected")]
         NeedRejected,
+        /// A tender was created from a campaign's needs (the campaign is frozen).
+        #[serde(rename = "tender.created")]
+        TenderCreated,
+        /// A tender was published and its suppliers invited.
+        #[serde(rename = "tender.published")]
+        TenderPublished,
+        /// A tender was declared *sans suite*, with a reason.
+        #[serde(rename = "tender.cancelled")]
+        TenderCancelled,
     }
 }
 
@@ -73,6 +82,8 @@ crate::stored_enum! {
         Campaign,
         /// A need.
         Need,
+        /// A tender.
+        Tender,
     }
 }
 

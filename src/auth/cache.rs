@@ -13,6 +13,7 @@
 //! `auth.token_cache_ms = 0` turns it off: every request looks its token up.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
@@ -47,6 +48,9 @@ pub struct Hit {
 pub struct TokenCache {
     ttl: chrono::Duration,
     entries: Mutex<HashMap<String, Entry>>,
+    /// Bumped by every eviction: a lookup that started before one is not kept, so a token
+    /// read just before its revocation committed cannot be cached after it.
+    generation: AtomicU64,
 }
 
 impl TokenCache {
@@ -55,7 +59,13 @@ impl TokenCache {
         Self {
             ttl: chrono::Duration::milliseconds(i64::try_from(ttl_ms).unwrap_or(i64::MAX)),
             entries: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// The current generation: read it before looking a token up, hand it to [`Self::put`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     fn usable(&self, e: &Entry, now: DateTime<Utc>) -> bool {
@@ -86,10 +96,12 @@ impl TokenCache {
         })
     }
 
-    /// Keeps a lookup made at `now`. `last_use_recorded` is the token's `last_used_at` (or
-    /// `now` when the caller is about to record it).
+    /// Keeps a lookup made at `now`, begun at generation `seen`; nothing is kept if a token
+    /// was evicted since. `last_use_recorded` is the token's `last_used_at` (or `now` when
+    /// the caller is about to record it).
     pub fn put(
         &self,
+        seen: u64,
         hash: String,
         caller: Caller,
         expires_at: Option<DateTime<Utc>>,
@@ -102,6 +114,11 @@ impl TokenCache {
         let Ok(mut entries) = self.entries.lock() else {
             return;
         };
+        // Under the lock: an eviction either happened before (seen) or waits for this insert
+        // and removes it.
+        if self.generation.load(Ordering::SeqCst) != seen {
+            return;
+        }
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(&hash) {
             entries.retain(|_, e| self.usable(e, now));
             if entries.len() >= MAX_ENTRIES {
@@ -119,9 +136,10 @@ impl TokenCache {
         );
     }
 
-    /// Forgets token `id` (revoked through this instance).
+    /// Forgets token `id` (revoked through this instance), and refuses the lookups in flight.
     pub fn evict(&self, id: TokenId) {
         if let Ok(mut entries) = self.entries.lock() {
+            self.generation.fetch_add(1, Ordering::SeqCst);
             entries.retain(|_, e| e.caller.token_id != id);
         }
     }
@@ -160,7 +178,7 @@ mod tests {
     fn a_lookup_is_kept_for_the_ttl_only() {
         let cache = TokenCache::new(5_000);
         let c = caller();
-        cache.put("h".into(), c, None, Some(t(0)), t(0));
+        cache.put(cache.generation(), "h".into(), c, None, Some(t(0)), t(0));
         assert_eq!(cache.get("h", t(4)).map(|h| h.caller), Some(c));
         assert_eq!(cache.get("h", t(5)), None);
         assert!(cache.is_empty(), "a stale entry is dropped");
@@ -170,7 +188,14 @@ mod tests {
     #[test]
     fn expiry_is_exact_whatever_the_ttl() {
         let cache = TokenCache::new(60_000);
-        cache.put("h".into(), caller(), Some(t(3)), Some(t(0)), t(0));
+        cache.put(
+            cache.generation(),
+            "h".into(),
+            caller(),
+            Some(t(3)),
+            Some(t(0)),
+            t(0),
+        );
         assert!(cache.get("h", t(2)).is_some());
         assert_eq!(cache.get("h", t(3)), None);
     }
@@ -178,7 +203,14 @@ mod tests {
     #[test]
     fn a_clock_going_back_is_not_trusted() {
         let cache = TokenCache::new(5_000);
-        cache.put("h".into(), caller(), None, Some(t(0)), t(10));
+        cache.put(
+            cache.generation(),
+            "h".into(),
+            caller(),
+            None,
+            Some(t(0)),
+            t(10),
+        );
         assert_eq!(cache.get("h", t(9)), None);
     }
 
@@ -186,21 +218,43 @@ mod tests {
     fn eviction_and_off_switch() {
         let cache = TokenCache::new(5_000);
         let (a, b) = (caller(), caller());
-        cache.put("a".into(), a, None, None, t(0));
-        cache.put("b".into(), b, None, None, t(0));
+        cache.put(cache.generation(), "a".into(), a, None, None, t(0));
+        cache.put(cache.generation(), "b".into(), b, None, None, t(0));
         cache.evict(a.token_id);
         assert_eq!(cache.get("a", t(1)), None);
         assert!(cache.get("b", t(1)).is_some());
         let off = TokenCache::new(0);
-        off.put("a".into(), a, None, None, t(0));
+        off.put(0, "a".into(), a, None, None, t(0));
         assert_eq!(off.get("a", t(0)), None);
         assert!(off.is_empty());
     }
 
     #[test]
+    fn a_lookup_begun_before_an_eviction_is_not_kept() {
+        let cache = TokenCache::new(5_000);
+        let c = caller();
+        let seen = cache.generation(); // the lookup starts, reads the token row...
+        cache.evict(c.token_id); // ...the revocation commits and evicts...
+        cache.put(seen, "h".into(), c, None, None, t(0)); // ...the stale lookup ends
+        assert_eq!(cache.get("h", t(0)), None);
+        cache.put(cache.generation(), "h".into(), c, None, None, t(0));
+        assert!(
+            cache.get("h", t(0)).is_some(),
+            "a lookup after the eviction is kept"
+        );
+    }
+
+    #[test]
     fn use_is_recorded_at_most_once_a_minute() {
         let cache = TokenCache::new(600_000);
-        cache.put("h".into(), caller(), None, Some(t(0)), t(0));
+        cache.put(
+            cache.generation(),
+            "h".into(),
+            caller(),
+            None,
+            Some(t(0)),
+            t(0),
+        );
         assert!(!cache.get("h", t(30)).is_some_and(|h| h.record_use));
         assert!(cache.get("h", t(60)).is_some_and(|h| h.record_use));
         assert!(!cache.get("h", t(61)).is_some_and(|h| h.record_use));
@@ -210,7 +264,14 @@ mod tests {
     fn the_cache_stays_bounded() {
         let cache = TokenCache::new(5_000);
         for i in 0..MAX_ENTRIES + 10 {
-            cache.put(format!("h{i}"), caller(), None, None, t(0));
+            cache.put(
+                cache.generation(),
+                format!("h{i}"),
+                caller(),
+                None,
+                None,
+                t(0),
+            );
         }
         assert!(cache.len() <= MAX_ENTRIES);
         assert!(cache.get(&format!("h{}", MAX_ENTRIES + 9), t(0)).is_some());

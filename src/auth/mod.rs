@@ -214,6 +214,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         return Ok(hit.caller);
     }
     let lookup = hash.clone();
+    let generation = state.tokens.generation();
     let found = state
         .db
         .query(move |conn| store::find_caller(conn, &lookup, now))
@@ -227,9 +228,14 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     } else {
         found.last_used_at
     };
-    state
-        .tokens
-        .put(hash, found.caller, found.expires_at, recorded, now);
+    state.tokens.put(
+        generation,
+        hash,
+        found.caller,
+        found.expires_at,
+        recorded,
+        now,
+    );
     Ok(found.caller)
 }
 

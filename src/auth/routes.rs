@@ -178,13 +178,20 @@ pub async fn revoke_token(
     id: web::Path<TokenId>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, now) = (id.into_inner(), state.clock.now());
+    let tokens = state.tokens.clone();
     state
         .db
         .write(move |conn| {
-            store::revoke(conn, &Actor::from(&admin.caller), id, now).map_err(ApiError::from)
+            let info = store::revoke(conn, &Actor::from(&admin.caller), id, now)
+                .map_err(ApiError::from)?;
+            // Evicted before the commit too, so no request of this instance is answered from
+            // the cache once the revocation is visible (evict() again after: see below).
+            tokens.evict(id);
+            Ok::<_, ApiError>(info)
         })
         .await?;
-    // Effective at once on this instance; elsewhere within `auth.token_cache_ms`.
+    // Effective at once on this instance (also for a lookup that read the row just before
+    // the commit: the eviction refuses it); elsewhere within `auth.token_cache_ms`.
     state.tokens.evict(id);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -203,6 +203,18 @@ pub fn hold(conn: &mut DbConn, id: CampaignId, mode: Hold) -> QueryResult<()> {
     })
 }
 
+/// Freezes campaign `id` (a tender was created from it): its needs can no longer change.
+/// Call after [`get_led`] and [`hold`]`(Exclusive)` in the same transaction.
+pub fn freeze(conn: &mut DbConn, id: CampaignId) -> QueryResult<usize> {
+    diesel::update(
+        campaigns::table
+            .filter(campaigns::id.eq(id))
+            .filter(campaigns::status.ne(CampaignStatus::Frozen)),
+    )
+    .set(campaigns::status.eq(CampaignStatus::Frozen))
+    .execute(conn)
+}
+
 /// Closes a campaign early (lead). Already closed or frozen: unchanged. The update is
 /// conditional on the stored status, so concurrent closes change the row once.
 pub fn close(

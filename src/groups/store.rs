@@ -322,6 +322,18 @@ pub fn notice_recipients(conn: &mut DbConn, id: GroupId) -> QueryResult<Recipien
     })
 }
 
+/// Codes of the members of group `id` that have not signed its convention, sorted.
+pub fn unsigned_members(conn: &mut DbConn, id: GroupId) -> QueryResult<Vec<String>> {
+    let ids: Vec<MemberId> = group_members::table
+        .filter(group_members::group_id.eq(id))
+        .filter(group_members::convention_signed_at.is_null())
+        .select(group_members::member_id)
+        .load(conn)?;
+    let mut codes: Vec<String> = by_ids(conn, &ids)?.into_values().map(|m| m.code).collect();
+    codes.sort();
+    Ok(codes)
+}
+
 /// True when group `id` is coordinated by `member` (so its lead runs it).
 pub fn is_led_by(conn: &mut DbConn, id: GroupId, member: MemberId) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(

@@ -581,6 +581,48 @@ pub fn submitted_for_aggregation(
     Ok((campaign.contract_months, needs))
 }
 
+/// The submitted needs among `ids` of campaign `campaign_id`, as the lead sees them, for a
+/// tender's lots (ids not returned are unknown, not submitted, or out of scope).
+pub fn submitted_for_tender(
+    conn: &mut DbConn,
+    lead: &Lead,
+    campaign_id: CampaignId,
+    ids: &[NeedId],
+) -> Result<Vec<crate::tenders::domain::LotNeed>, ApiError> {
+    let rows: Vec<AggRow> = visible_needs(&lead.caller)
+        .filter(needs::campaign_id.eq(campaign_id))
+        .filter(needs::status.eq(NeedStatus::Submitted))
+        .filter(needs::id.eq_any(ids.to_vec()))
+        .select(AggRow::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| crate::tenders::domain::LotNeed {
+            id: r.id,
+            member_id: r.member_id,
+            cpv: r.cpv,
+            unit: r.unit,
+            vat_rate: VatRate::from_stored(r.vat_rate.0.normalize()),
+            quantity: Quantity::from_stored(r.quantity.0),
+        })
+        .collect())
+}
+
+/// Marks `ids` consolidated (their tender is published). Only submitted needs change; returns
+/// how many did. Journaled by the tender's own event, not one event per need.
+pub fn consolidate(conn: &mut DbConn, ids: &[NeedId], now: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(
+        needs::table
+            .filter(needs::id.eq_any(ids.to_vec()))
+            .filter(needs::status.eq(NeedStatus::Submitted)),
+    )
+    .set((
+        needs::status.eq(NeedStatus::Consolidated),
+        needs::updated_at.eq(DbTime::new(now)),
+    ))
+    .execute(conn)
+}
+
 /// True when `member` has a need submitted (or already consolidated) in `campaign` (for
 /// reminders; no caller scope: the campaign feature already scoped the campaign).
 pub fn has_submitted(

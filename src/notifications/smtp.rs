@@ -9,8 +9,8 @@
 //! AUTH, MAIL/RCPT/DATA.
 //!
 //! At most `mail.smtp.pool_size` connections are open or in use at once; a connection goes
-//! back to the idle list after each message it delivered (or that the server refused without
-//! breaking the session) and is reused by the next one. An idle connection is checked with
+//! back to the idle list after each message it delivered (lettre's client ends the session
+//! on any refusal) and is reused by the next one. An idle connection is checked with
 //! `NOOP` before reuse once it has rested [`CHECK_AFTER`], and closed after [`IDLE_MAX`].
 
 use std::io;

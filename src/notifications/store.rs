@@ -260,7 +260,12 @@ pub fn record_failure(
         AfterFailure::GiveUp => (OutboxStatus::Failed, now),
         AfterFailure::RetryIn(d) => (OutboxStatus::Pending, later(now, d)),
     };
-    let error: String = error.chars().take(2000).collect();
+    // A server's reply may hold any byte; PostgreSQL's TEXT refuses NUL.
+    let error: String = error
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(2000)
+        .collect();
     diesel::update(
         outbox::table
             .filter(outbox::id.eq(claimed.id))
@@ -278,15 +283,29 @@ pub fn record_failure(
     Ok(status)
 }
 
-/// Ends, as of `now`, the leases of every claim held under `worker`'s name: called when a
-/// worker starts, so the messages a previous run under the same name left claimed (it was
-/// killed) are taken at once by the next claim instead of after their lease. The claim path
-/// then treats them as any expired lease (a last attempt left unfinished becomes `failed`).
-pub fn expire_claims_of(conn: &mut DbConn, worker: &str, now: DateTime<Utc>) -> QueryResult<usize> {
+/// Ends, as of `now`, the leases of the claims held by earlier runs named `name` (claims are
+/// `name#run`), except `current`'s own: called when a worker starts, so the messages a killed
+/// run left claimed are taken at once by the next claim instead of after their lease. The
+/// claim path then treats them as any expired lease (a last attempt left unfinished becomes
+/// `failed`).
+pub fn expire_claims_of(
+    conn: &mut DbConn,
+    name: &str,
+    current: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    let escaped: String = name
+        .chars()
+        .flat_map(|c| match c {
+            '\\' | '%' | '_' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
     diesel::update(
         outbox::table
             .filter(outbox::status.eq(OutboxStatus::Sending))
-            .filter(outbox::claimed_by.eq(worker)),
+            .filter(outbox::claimed_by.like(format!("{escaped}#%")).escape('\\'))
+            .filter(outbox::claimed_by.ne(current)),
     )
     .set(outbox::claimed_until.eq(Some(DbTime::new(now))))
     .execute(conn)

@@ -72,6 +72,7 @@ fn due(
 }
 
 /// What happened to one message of a group.
+#[derive(Clone)]
 enum Outcome {
     Sent(MailId),
     Failed(Claimed, super::transport::SendError),
@@ -118,8 +119,9 @@ impl Worker {
         Self::named(db, clock, mailer, settings, id)
     }
 
-    /// A worker that claims under `name`: a stable name (`outbox.worker_name`, by default the
-    /// host name) lets the next start take back at once what a killed run left claimed.
+    /// A worker that claims as `name#<run>`: a stable name (`outbox.worker_name`, by default
+    /// the host name) lets the next start take back at once what a killed run of the same
+    /// name left claimed, while the run part keeps two live runs' claims apart.
     pub fn named(
         db: Db,
         clock: Arc<dyn Clock>,
@@ -132,17 +134,21 @@ impl Worker {
             clock,
             mailer,
             settings,
-            id: name,
+            id: format!("{name}#{}", Uuid::new_v4().simple()),
             last_purge: Arc::default(),
             last_housekeeping: Arc::default(),
         }
     }
 
-    /// Ends the leases of the claims left under this worker's name by a previous run, so the
+    /// Ends the leases of the claims left by previous runs under this worker's name, so the
     /// next claim takes them at once. Returns how many. `run` calls it when it starts.
     pub async fn recover(&self) -> Result<usize, WorkerError> {
         let (id, now) = (self.id.clone(), self.clock.now());
-        self.write(move |conn| store::expire_claims_of(conn, &id, now))
+        let Some((name, _run)) = id.rsplit_once('#') else {
+            return Ok(0);
+        };
+        let name = name.to_owned();
+        self.write(move |conn| store::expire_claims_of(conn, &name, &id, now))
             .await
     }
 
@@ -248,10 +254,21 @@ impl Worker {
                 tracing::info!(id = %c.id, "claim taken over by another worker; not sending");
                 pass.skipped += 1;
             }
+            // Each send ends before the claim renewed above could: cut off at 3/4 of the lease.
+            let deadline = Duration::from_millis(self.settings.outbox.lease_ms / 4 * 3);
             outcomes = futures_util::future::join_all(ours.into_iter().map(|m| async move {
-                match self.mailer.send(m).await {
-                    Ok(()) => Outcome::Sent(m.id),
-                    Err(e) => Outcome::Failed(m.clone(), e),
+                match tokio::time::timeout(deadline, self.mailer.send(m)).await {
+                    Ok(Ok(())) => Outcome::Sent(m.id),
+                    Ok(Err(e)) => Outcome::Failed(m.clone(), e),
+                    Err(_) => Outcome::Failed(
+                        m.clone(),
+                        super::transport::SendError {
+                            permanent: false,
+                            message: format!(
+                                "not delivered within {deadline:?} (3/4 of the claim's lease); it may have arrived, the retry keeps its Message-ID"
+                            ),
+                        },
+                    ),
                 }
             }))
             .await;
@@ -260,8 +277,33 @@ impl Worker {
         Ok(pass)
     }
 
-    /// One write transaction: records `outcomes`, gives `release` back, renews `renew`.
+    /// [`Worker::settle_once`], retried a few times: outcomes that could not be recorded
+    /// would leave delivered messages `sending` until their lease ends, then send them again.
     async fn settle(
+        &self,
+        outcomes: Vec<Outcome>,
+        renew: Vec<MailId>,
+        release: Vec<MailId>,
+    ) -> Result<Settled, WorkerError> {
+        let mut wait = Duration::from_millis(100);
+        for _ in 0..3 {
+            match self
+                .settle_once(outcomes.clone(), renew.clone(), release.clone())
+                .await
+            {
+                Ok(s) => return Ok(s),
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox outcomes not recorded; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait *= 4;
+                }
+            }
+        }
+        self.settle_once(outcomes, renew, release).await
+    }
+
+    /// One write transaction: records `outcomes`, gives `release` back, renews `renew`.
+    async fn settle_once(
         &self,
         outcomes: Vec<Outcome>,
         renew: Vec<MailId>,

@@ -46,16 +46,16 @@ impl Nature {
     }
 }
 
-/// A procedure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Procedure {
-    /// No publicity nor competition required.
-    NoPublicity,
-    /// *Procédure adaptée*.
-    Mapa,
-    /// *Appel d'offres ouvert*.
-    OpenTender,
+crate::stored_enum! {
+    /// A procedure.
+    pub enum Procedure {
+        /// No publicity nor competition required.
+        NoPublicity,
+        /// *Procédure adaptée*.
+        Mapa,
+        /// *Appel d'offres ouvert*.
+        OpenTender,
+    }
 }
 
 /// One row of the threshold table, valid from a date (until `valid_until` if given).

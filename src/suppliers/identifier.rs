@@ -90,14 +90,23 @@ fn vat_prefix(country: &str) -> Option<&'static str> {
         .map(|(_, prefix)| *prefix)
 }
 
-/// Checks a French VAT number: `FR`, a two-digit key, the 9-digit SIREN, with
-/// key = (12 + 3 × (SIREN mod 97)) mod 97.
+/// Checks a French VAT number: `FR`, a two-character key and the 9-digit SIREN. A numeric
+/// key must equal (12 + 3 × (SIREN mod 97)) mod 97; a key with letters (any but O and I, the
+/// newer scheme) cannot be checked offline.
 fn check_french_vat(rest: &str) -> Result<(), &'static str> {
-    if rest.len() != 11 || !rest.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("a French VAT number is FR, a two-digit key and the 9-digit SIREN");
+    let (key, siren) = rest.split_at(rest.len().min(2));
+    let key_ok = key.len() == 2
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b.is_ascii_uppercase() && b != b'O' && b != b'I'));
+    if !key_ok || siren.len() != 9 || !siren.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("a French VAT number is FR, a two-character key and the 9-digit SIREN");
     }
-    let key: u64 = rest[..2].parse().map_err(|_| "invalid key")?;
-    let siren: u64 = rest[2..].parse().map_err(|_| "invalid SIREN")?;
+    if !key.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(());
+    }
+    let key: u64 = key.parse().map_err(|_| "invalid key")?;
+    let siren: u64 = siren.parse().map_err(|_| "invalid SIREN")?;
     if (12 + 3 * (siren % 97)) % 97 == key {
         Ok(())
     } else {

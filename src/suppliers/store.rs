@@ -114,3 +114,46 @@ pub fn exists(conn: &mut DbConn, id: SupplierId) -> QueryResult<bool> {
     ))
     .get_result(conn)
 }
+
+/// Of `ids`, those that name a supplier.
+pub fn existing(conn: &mut DbConn, ids: &[SupplierId]) -> QueryResult<Vec<SupplierId>> {
+    suppliers::table
+        .filter(suppliers::id.eq_any(ids.to_vec()))
+        .select(suppliers::id)
+        .load(conn)
+}
+
+/// A supplier to invite to a tender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitee {
+    /// Id.
+    pub id: SupplierId,
+    /// Legal name.
+    pub legal_name: String,
+    /// Where the invitation goes (one mail per address).
+    pub contact_emails: Vec<String>,
+}
+
+/// The suppliers listed in `listed` and those working in one of `divisions` (two-digit CPV
+/// divisions), each once, by id. Divisions are JSON lists: matched here, not in SQL.
+pub fn invitees(
+    conn: &mut DbConn,
+    listed: &[SupplierId],
+    divisions: &[String],
+) -> QueryResult<Vec<Invitee>> {
+    let rows: Vec<SupplierRow> = suppliers::table
+        .select(SupplierRow::as_select())
+        .order(suppliers::id.asc())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| {
+            listed.contains(&r.id) || r.cpv_divisions.0.iter().any(|d| divisions.contains(d))
+        })
+        .map(|r| Invitee {
+            id: r.id,
+            legal_name: r.legal_name,
+            contact_emails: r.contact_emails.0,
+        })
+        .collect())
+}

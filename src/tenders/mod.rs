@@ -1,6 +1,9 @@
-//! Tenders (*consultations*) with lots. So far: the notices the tender sends.
-//!
-//! The feature itself (domain, store, routes) comes with its issue; its mails live here from
-//! the start so that no other module renders them.
+//! Tenders (*consultations*) split into lots, built from a campaign's submitted needs:
+//! creation (which freezes the campaign), publication (conventions signed, minimum bid
+//! period, invitations through the outbox), cancellation (*sans suite*), and who sees what.
+//! Bids come with the bids feature.
 
+pub mod domain;
 pub mod notices;
+pub mod routes;
+pub mod store;

@@ -22,9 +22,41 @@ pub struct TenderInvitation {
     pub procedure: Procedure,
     /// Bid deadline.
     pub bid_deadline: DateTime<Utc>,
-    /// Lots as (number, title).
-    pub lots: Vec<(u32, String)>,
+    /// Lots, in order.
+    pub lots: Vec<InvitationLot>,
+    /// Criteria as (name, weight in points).
+    pub criteria: Vec<(String, String)>,
     /// Invited supplier's legal name.
+    pub supplier_name: String,
+    /// The tender's id (bids are put to `/api/v1/tenders/{id}/lots/{lot_id}/bid`).
+    pub tender_id: String,
+}
+
+/// A lot as the invitation lists it.
+#[derive(Debug, Clone)]
+pub struct InvitationLot {
+    /// Number, from 1.
+    pub number: u32,
+    /// Title.
+    pub title: String,
+    /// Its id, for the bid's path.
+    pub id: String,
+    /// Items as (CPV code, yearly quantity written the French way, unit).
+    pub items: Vec<(String, String, String)>,
+}
+
+/// Notice that a tender is declared *sans suite*, to each invited supplier.
+#[derive(Debug, Clone)]
+pub struct TenderCancelled {
+    /// Group name.
+    pub group_name: String,
+    /// Tender reference.
+    pub tender_reference: String,
+    /// Tender title.
+    pub tender_title: String,
+    /// The lead's reason.
+    pub reason: String,
+    /// Supplier's legal name.
     pub supplier_name: String,
 }
 
@@ -58,6 +90,16 @@ pub struct TenderLot {
 }
 
 notice_templates!(TenderInvitation, InvitationText => "mail/tender_invitation.txt", InvitationHtml => "mail/tender_invitation.html");
+notice_templates!(TenderCancelled, CancelledText => "mail/tender_cancelled.txt", CancelledHtml => "mail/tender_cancelled.html");
+
+/// *Déclaration sans suite*: to each invited supplier when the lead cancels the tender.
+pub fn tender_cancelled(n: &TenderCancelled) -> Result<Rendered, askama::Error> {
+    let subject = format!(
+        "[{}] Consultation déclarée sans suite : {}",
+        n.tender_reference, n.tender_title
+    );
+    crate::notifications::templates::render(subject, &CancelledText { n }, &CancelledHtml { n })
+}
 
 /// *Invitation à soumissionner*: to each invited supplier on publication.
 pub fn tender_invitation(n: &TenderInvitation) -> Result<Rendered, askama::Error> {
@@ -83,20 +125,76 @@ mod tests {
             tender_title: "Peinture des parties communes".into(),
             procedure: Procedure::OpenTender,
             bid_deadline: Utc.with_ymd_and_hms(2027, 2, 1, 11, 0, 0).unwrap(),
-            lots: vec![(1, "Nantes".into()), (2, "Brest <nord>".into())],
+            lots: vec![
+                InvitationLot {
+                    number: 1,
+                    title: "Nantes".into(),
+                    id: "l1".into(),
+                    items: vec![("45442100-8".into(), "150,5".into(), "m2".into())],
+                },
+                InvitationLot {
+                    number: 2,
+                    title: "Brest <nord>".into(),
+                    id: "l2".into(),
+                    items: vec![],
+                },
+            ],
+            criteria: vec![
+                ("Prix".into(), "60".into()),
+                ("Valeur technique".into(), "40".into()),
+            ],
             supplier_name: "BTP Ouest".into(),
+            tender_id: "t1".into(),
         };
         let r = tender_invitation(&n).unwrap();
         assert_eq!(r.subject, "[2027-GRP-004] Invitation à soumissionner : Peinture des parties communes (offres avant le 1er février 2027 à 12 h 00)");
         assert!(r.text.contains("(appel d'offres ouvert)"));
-        assert!(r
-            .text
-            .contains("  - lot 1 : Nantes\n  - lot 2 : Brest <nord>"));
+        assert!(
+            r.text.contains(
+                "  - lot 1 : Nantes\n      45442100-8 : 150,5 m2\n  - lot 2 : Brest <nord>"
+            ),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.text
+                .contains("  - Prix : 60 points\n  - Valeur technique : 40 points"),
+            "{}",
+            r.text
+        );
+        assert!(
+            r.text.contains("PUT /api/v1/tenders/t1/lots/l1/bid"),
+            "{}",
+            r.text
+        );
         assert!(
             r.html.contains("lot 2&nbsp;: Brest &#60;nord&#62;")
                 || r.html.contains("lot 2&nbsp;: Brest &lt;nord&gt;"),
             "{}",
             r.html
         );
+    }
+}
+
+#[cfg(test)]
+mod cancelled_tests {
+    use super::*;
+
+    #[test]
+    fn cancellation_gives_the_reason() {
+        let r = tender_cancelled(&TenderCancelled {
+            group_name: "Groupement Ouest".into(),
+            tender_reference: "2027-GRP-004".into(),
+            tender_title: "Peinture".into(),
+            reason: "Besoin redéfini <après> audit".into(),
+            supplier_name: "BTP Ouest".into(),
+        })
+        .unwrap();
+        assert_eq!(
+            r.subject,
+            "[2027-GRP-004] Consultation déclarée sans suite : Peinture"
+        );
+        assert!(r.text.contains("Besoin redéfini <après> audit"));
+        assert!(!r.html.contains("<après>"), "escaped in HTML");
     }
 }
