@@ -207,6 +207,32 @@ pub struct NotificationSettings {
 pub struct ProceduresSettings {
     /// The dated threshold table used for procedure advice.
     pub thresholds: Vec<crate::procedures::advice::ThresholdRow>,
+    /// *Procédure adaptée*.
+    pub mapa: ProcedureRule,
+    /// *Appel d'offres ouvert*.
+    pub open_tender: ProcedureRule,
+    /// No publicity nor competition.
+    pub no_publicity: ProcedureRule,
+}
+
+/// The rules of one procedure.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProcedureRule {
+    /// Fewest days between publication and the bid deadline (0: any future deadline).
+    pub min_bid_days: u32,
+}
+
+impl ProceduresSettings {
+    /// The minimum bid period of `procedure`, in days.
+    pub fn min_bid_days(&self, procedure: crate::procedures::advice::Procedure) -> u32 {
+        use crate::procedures::advice::Procedure;
+        match procedure {
+            Procedure::Mapa => self.mapa.min_bid_days,
+            Procedure::OpenTender => self.open_tender.min_bid_days,
+            Procedure::NoPublicity => self.no_publicity.min_bid_days,
+        }
+    }
 }
 
 /// `[server]` section.

@@ -40,6 +40,11 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(crate::needs::routes::submit_need)
         .service(crate::needs::routes::withdraw_need)
         .service(crate::needs::routes::reject_need)
+        .service(crate::tenders::routes::create_tender)
+        .service(crate::tenders::routes::list_tenders)
+        .service(crate::tenders::routes::get_tender)
+        .service(crate::tenders::routes::publish_tender)
+        .service(crate::tenders::routes::cancel_tender)
         .service(crate::notifications::routes::list_outbox)
         .service(crate::audit::routes::list_audit)
         .service(crate::audit::routes::audit_head);

@@ -27,6 +27,8 @@ crate::stored_enum! {
         CampaignReminder,
         /// Invitation to bid, to each invited supplier.
         TenderInvitation,
+        /// A tender declared *sans suite*, to each invited supplier.
+        TenderCancelled,
         /// Receipt of a bid version, to the bidder.
         BidReceipt,
         /// Award, to the winner of a lot.

@@ -262,7 +262,7 @@ impl CreateTender {
             let ok = (1..=MAX_NEEDS_PER_LOT).contains(&l.need_ids.len());
             if !ok {
                 c.add(
-                    &format!("/lots/{i}/need_ids"),
+                    format!("/lots/{i}/need_ids"),
                     "must list 1 to 2000 need ids",
                 );
             }

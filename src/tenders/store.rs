@@ -1,1 +1,746 @@
+//! Tender queries. Every read goes through [`visible`], which puts the caller's scope in the
+//! SQL: the lead of a group's coordinator sees its groups' tenders, an officer its member's
+//! groups', a supplier only the tenders it was invited to once published, an admin all (read
+//! only). Changes are the lead's and run inside the caller's write transaction, with the
+//! tender row locked on PostgreSQL and conditional updates on its status.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::domain::{
+    build_items, check_bid_deadline, check_criteria, Criterion, Item, ItemPart, Lot, LotNeed,
+    LotStatus, NewTender, PriceMethod, Tender, TenderStatus,
+};
+use super::notices::{InvitationLot, TenderCancelled, TenderInvitation};
+use crate::audit::{self, Action, Actor, Change, EntityType};
+use crate::auth::{Caller, Lead, Principal};
+use crate::db::types::{DbDecimal, DbJson, DbTime};
+use crate::db::{DbConn, MultiBackend};
+use crate::decimal::{Quantity, VatRate};
+use crate::error::{ApiError, FieldError, OnUnique};
+use crate::groups::store::{group_ids_of_member, led_group_ids};
+use crate::ids::{
+    CampaignId, GroupId, MemberId, NeedId, SupplierId, TenderId, TenderItemId, TenderLotId,
+};
+use crate::needs::domain::Unit;
+use crate::notifications::domain::MailKind;
+use crate::notifications::store::{enqueue, NewMail};
+use crate::notifications::MailError;
+use crate::pagination::{keyset, Page};
+use crate::procedures::advice::Procedure;
+use crate::schema::{
+    tender_invitations, tender_item_parts, tender_items, tender_lots, tender_needs, tenders,
+};
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = tenders)]
+#[diesel(check_for_backend(MultiBackend))]
+struct TenderRow {
+    id: TenderId,
+    group_id: GroupId,
+    campaign_id: CampaignId,
+    reference: String,
+    title: String,
+    procedure: Procedure,
+    bid_deadline: DbTime,
+    contract_months: i32,
+    price_method: PriceMethod,
+    criteria: DbJson<Vec<Criterion>>,
+    listed_suppliers: DbJson<Vec<SupplierId>>,
+    /// Stored status (`published` past the deadline is reported opened).
+    status: TenderStatus,
+    cancel_reason: Option<String>,
+    published_at: Option<DbTime>,
+    cancelled_at: Option<DbTime>,
+    created_at: DbTime,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = tender_lots)]
+#[diesel(check_for_backend(MultiBackend))]
+struct LotRow {
+    id: TenderLotId,
+    tender_id: TenderId,
+    number: i32,
+    title: String,
+    status: LotStatus,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = tender_items)]
+#[diesel(check_for_backend(MultiBackend))]
+struct ItemRow {
+    id: TenderItemId,
+    lot_id: TenderLotId,
+    position: i32,
+    cpv: String,
+    unit: Unit,
+    vat_rate: DbDecimal,
+    quantity: DbDecimal,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = tender_item_parts)]
+#[diesel(check_for_backend(MultiBackend))]
+struct PartRow {
+    item_id: TenderItemId,
+    member_id: MemberId,
+    quantity: DbDecimal,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = tender_needs)]
+#[diesel(check_for_backend(MultiBackend))]
+struct TenderNeedRow {
+    need_id: NeedId,
+    item_id: TenderItemId,
+    member_id: MemberId,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = tender_invitations)]
+#[diesel(check_for_backend(MultiBackend))]
+struct InvitationRow {
+    tender_id: TenderId,
+    supplier_id: SupplierId,
+    invited_at: DbTime,
+}
+
+/// The tenders `caller` may read.
+fn visible(caller: &Caller) -> tenders::BoxedQuery<'static, MultiBackend> {
+    let q = tenders::table.into_boxed();
+    match caller.principal {
+        Principal::Admin => q,
+        Principal::Lead { member_id } => {
+            q.filter(tenders::group_id.eq_any(led_group_ids(member_id)))
+        }
+        Principal::Officer { member_id } => {
+            q.filter(tenders::group_id.eq_any(group_ids_of_member(member_id)))
+        }
+        Principal::Supplier { supplier_id } => {
+            q.filter(tenders::status.ne(TenderStatus::Draft)).filter(
+                tenders::id.eq_any(
+                    tender_invitations::table
+                        .filter(tender_invitations::supplier_id.eq(supplier_id))
+                        .select(tender_invitations::tender_id),
+                ),
+            )
+        }
+    }
+}
+
+fn find(conn: &mut DbConn, caller: &Caller, id: TenderId) -> Result<TenderRow, ApiError> {
+    visible(caller)
+        .filter(tenders::id.eq(id))
+        .select(TenderRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("tender"))
+}
+
+/// Holds tender `id` for the rest of the transaction (PostgreSQL; SQLite writers take turns).
+fn lock(conn: &mut DbConn, id: TenderId) -> QueryResult<()> {
+    crate::db::lock_on_postgres(conn, |pg| {
+        let _: Vec<TenderId> = tenders::table
+            .filter(tenders::id.eq(id))
+            .select(tenders::id)
+            .for_update()
+            .load(pg)?;
+        Ok(())
+    })
+}
+
+/// The API view of `row` as of `now`; suppliers see neither the members' shares nor the
+/// listed suppliers.
+fn view(
+    conn: &mut DbConn,
+    caller: &Caller,
+    row: TenderRow,
+    now: DateTime<Utc>,
+) -> Result<Tender, ApiError> {
+    let staff = !matches!(caller.principal, Principal::Supplier { .. });
+    let lots: Vec<LotRow> = tender_lots::table
+        .filter(tender_lots::tender_id.eq(row.id))
+        .order(tender_lots::number.asc())
+        .select(LotRow::as_select())
+        .load(conn)?;
+    let lot_ids: Vec<TenderLotId> = lots.iter().map(|l| l.id).collect();
+    let items: Vec<ItemRow> = tender_items::table
+        .filter(tender_items::lot_id.eq_any(lot_ids))
+        .order((tender_items::lot_id.asc(), tender_items::position.asc()))
+        .select(ItemRow::as_select())
+        .load(conn)?;
+    let mut shares: HashMap<TenderItemId, Vec<ItemPart>> = HashMap::new();
+    if staff {
+        let item_ids: Vec<TenderItemId> = items.iter().map(|i| i.id).collect();
+        let parts: Vec<PartRow> = tender_item_parts::table
+            .filter(tender_item_parts::item_id.eq_any(item_ids.clone()))
+            .select(PartRow::as_select())
+            .load(conn)?;
+        let needs: Vec<TenderNeedRow> = tender_needs::table
+            .filter(tender_needs::item_id.eq_any(item_ids))
+            .select(TenderNeedRow::as_select())
+            .load(conn)?;
+        let mut need_ids: BTreeMap<(TenderItemId, MemberId), Vec<NeedId>> = BTreeMap::new();
+        for n in needs {
+            need_ids
+                .entry((n.item_id, n.member_id))
+                .or_default()
+                .push(n.need_id);
+        }
+        let members: Vec<MemberId> = parts.iter().map(|p| p.member_id).collect();
+        let codes = crate::members::store::by_ids(conn, &members)?;
+        for p in parts {
+            let code = codes
+                .get(&p.member_id)
+                .map(|m| m.code.clone())
+                .ok_or_else(|| {
+                    ApiError::internal(format!("tender {} names an unknown member", row.id))
+                })?;
+            let mut ids = need_ids
+                .remove(&(p.item_id, p.member_id))
+                .unwrap_or_default();
+            ids.sort();
+            shares.entry(p.item_id).or_default().push(ItemPart {
+                member_code: code,
+                quantity: Quantity::from_stored(p.quantity.0),
+                need_ids: ids,
+            });
+        }
+        for list in shares.values_mut() {
+            list.sort_by(|a, b| a.member_code.cmp(&b.member_code));
+        }
+    }
+    let mut by_lot: HashMap<TenderLotId, Vec<Item>> = HashMap::new();
+    for i in items {
+        by_lot.entry(i.lot_id).or_default().push(Item {
+            id: i.id,
+            cpv: i.cpv,
+            unit: i.unit,
+            vat_rate: VatRate::from_stored(i.vat_rate.0.normalize()),
+            quantity: Quantity::from_stored(i.quantity.0),
+            members: staff.then(|| shares.remove(&i.id).unwrap_or_default()),
+        });
+    }
+    let deadline = row.bid_deadline.get();
+    Ok(Tender {
+        id: row.id,
+        group_id: row.group_id,
+        campaign_id: row.campaign_id,
+        reference: row.reference,
+        title: row.title,
+        procedure: row.procedure,
+        bid_deadline: deadline,
+        bid_deadline_local: crate::dates::paris_local(deadline),
+        contract_months: u32::try_from(row.contract_months).unwrap_or(12),
+        price_method: row.price_method,
+        criteria: row.criteria.0,
+        status: row.status.effective(deadline, now),
+        cancel_reason: row.cancel_reason,
+        published_at: row.published_at.map(DbTime::get),
+        cancelled_at: row.cancelled_at.map(DbTime::get),
+        created_at: row.created_at.get(),
+        lots: lots
+            .into_iter()
+            .map(|l| Lot {
+                id: l.id,
+                number: u32::try_from(l.number).unwrap_or(0),
+                title: l.title,
+                status: l.status,
+                items: by_lot.remove(&l.id).unwrap_or_default(),
+            })
+            .collect(),
+        listed_suppliers: staff.then_some(row.listed_suppliers.0),
+    })
+}
+
+/// What the journal keeps of a tender change (never a price or a bidder).
+#[derive(Serialize)]
+struct Journaled<'a> {
+    reference: &'a str,
+    status: TenderStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lots: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    needs: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+fn journal(
+    conn: &mut DbConn,
+    lead: &Lead,
+    action: Action,
+    tender: &Tender,
+    data: &Journaled<'_>,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    audit::record(
+        conn,
+        &Actor::from(&lead.caller),
+        Change {
+            action,
+            entity_type: EntityType::Tender,
+            entity_id: tender.id.0,
+            group_id: Some(tender.group_id),
+            data,
+        },
+        now,
+    )
+}
+
+/// Creates a draft tender from the submitted needs of a closed campaign the lead runs, and
+/// freezes the campaign. Needs that are unknown, not submitted, of another campaign or
+/// already in a tender are 422 naming them; a taken reference is 409
+/// `tender_reference_taken`.
+pub fn insert(
+    conn: &mut DbConn,
+    lead: &Lead,
+    new: &NewTender,
+    now: DateTime<Utc>,
+) -> Result<Tender, ApiError> {
+    let campaign = crate::campaigns::store::get_led(conn, lead.member, new.campaign_id, now)?;
+    crate::campaigns::store::hold(conn, campaign.id, crate::campaigns::store::Hold::Exclusive)?;
+    if campaign.status == crate::campaigns::domain::CampaignStatus::Open {
+        return Err(ApiError::conflict(
+            "campaign_open",
+            "the campaign is still open: close it (or wait for its deadline) before making a tender of its needs",
+        ));
+    }
+    let all: Vec<NeedId> = new
+        .lots
+        .iter()
+        .flat_map(|(_, ids)| ids.iter().copied())
+        .collect();
+    let found: HashMap<NeedId, LotNeed> =
+        crate::needs::store::submitted_for_tender(conn, lead, campaign.id, &all)?
+            .into_iter()
+            .map(|n| (n.id, n))
+            .collect();
+    let taken: BTreeSet<NeedId> = tender_needs::table
+        .filter(tender_needs::need_id.eq_any(all.clone()))
+        .select(tender_needs::need_id)
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let mut errors = Vec::new();
+    for (i, (_, ids)) in new.lots.iter().enumerate() {
+        for (j, id) in ids.iter().enumerate() {
+            let pointer = format!("/lots/{i}/need_ids/{j}");
+            if taken.contains(id) {
+                errors.push(FieldError::new(pointer, "is already in a lot of a tender"));
+            } else if !found.contains_key(id) {
+                errors.push(FieldError::new(
+                    pointer,
+                    "is not a submitted need of this campaign",
+                ));
+            }
+        }
+    }
+    let known = crate::suppliers::store::existing(conn, &new.suppliers)?;
+    for (k, s) in new.suppliers.iter().enumerate() {
+        if !known.contains(s) {
+            errors.push(FieldError::new(
+                format!("/suppliers/{k}"),
+                "is not a supplier",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let row = TenderRow {
+        id: TenderId::new(),
+        group_id: campaign.group_id,
+        campaign_id: campaign.id,
+        reference: new.reference.clone(),
+        title: new.title.clone(),
+        procedure: new.procedure,
+        bid_deadline: DbTime::new(new.bid_deadline),
+        contract_months: i32::try_from(campaign.contract_months).unwrap_or(12),
+        price_method: new.price_method,
+        criteria: DbJson(new.criteria.clone()),
+        listed_suppliers: DbJson(new.suppliers.clone()),
+        status: TenderStatus::Draft,
+        cancel_reason: None,
+        published_at: None,
+        cancelled_at: None,
+        created_at: DbTime::new(now),
+    };
+    diesel::insert_into(tenders::table)
+        .values(&row)
+        .execute(conn)
+        .on_unique("tenders_reference_key", || {
+            ApiError::conflict(
+                "tender_reference_taken",
+                format!("a tender with reference {} already exists", new.reference),
+            )
+        })?;
+    for (number, (title, ids)) in new.lots.iter().enumerate() {
+        let lot = LotRow {
+            id: TenderLotId::new(),
+            tender_id: row.id,
+            number: i32::try_from(number + 1).unwrap_or(i32::MAX),
+            title: title.clone(),
+            status: LotStatus::Active,
+        };
+        diesel::insert_into(tender_lots::table)
+            .values(&lot)
+            .execute(conn)?;
+        let needs: Vec<LotNeed> = ids.iter().filter_map(|id| found.get(id).cloned()).collect();
+        for (position, item) in build_items(&needs).into_iter().enumerate() {
+            let item_row = ItemRow {
+                id: TenderItemId::new(),
+                lot_id: lot.id,
+                position: i32::try_from(position + 1).unwrap_or(i32::MAX),
+                cpv: item.cpv,
+                unit: item.unit,
+                vat_rate: DbDecimal(item.vat_rate.value()),
+                quantity: DbDecimal(item.quantity),
+            };
+            diesel::insert_into(tender_items::table)
+                .values(&item_row)
+                .execute(conn)?;
+            for (member_id, (quantity, need_ids)) in item.parts {
+                diesel::insert_into(tender_item_parts::table)
+                    .values(PartRow {
+                        item_id: item_row.id,
+                        member_id,
+                        quantity: DbDecimal(quantity),
+                    })
+                    .execute(conn)?;
+                for need_id in need_ids {
+                    diesel::insert_into(tender_needs::table)
+                        .values(TenderNeedRow {
+                            need_id,
+                            item_id: item_row.id,
+                            member_id,
+                        })
+                        .execute(conn)
+                        .on_unique("tender_needs_pkey", || {
+                            ApiError::conflict(
+                                "need_in_another_tender",
+                                format!("need {need_id} was put in another tender meanwhile"),
+                            )
+                        })?;
+                }
+            }
+        }
+    }
+    crate::campaigns::store::freeze(conn, campaign.id)?;
+    let tender = view(conn, &lead.caller, row, now)?;
+    let data = Journaled {
+        reference: &tender.reference,
+        status: tender.status,
+        lots: Some(tender.lots.len()),
+        needs: Some(all.len()),
+        reason: None,
+    };
+    journal(conn, lead, Action::TenderCreated, &tender, &data, now)?;
+    Ok(tender)
+}
+
+/// A tender `caller` may read, or 404.
+pub fn get(
+    conn: &mut DbConn,
+    caller: &Caller,
+    id: TenderId,
+    now: DateTime<Utc>,
+) -> Result<Tender, ApiError> {
+    let row = find(conn, caller, id)?;
+    view(conn, caller, row, now)
+}
+
+/// A tender in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct TenderSummary {
+    /// Id.
+    pub id: TenderId,
+    /// Group.
+    pub group_id: GroupId,
+    /// Reference.
+    pub reference: String,
+    /// Title.
+    pub title: String,
+    /// Procedure.
+    pub procedure: Procedure,
+    /// Bid deadline (UTC).
+    pub bid_deadline: DateTime<Utc>,
+    /// Status as of the request.
+    pub status: TenderStatus,
+}
+
+/// One page of the tenders `caller` may read.
+pub fn list(
+    conn: &mut DbConn,
+    caller: &Caller,
+    page: Page,
+    now: DateTime<Utc>,
+) -> Result<Vec<TenderSummary>, ApiError> {
+    let rows: Vec<TenderRow> = keyset(
+        visible(caller).select(TenderRow::as_select()),
+        tenders::id,
+        page,
+    )
+    .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let deadline = r.bid_deadline.get();
+            TenderSummary {
+                id: r.id,
+                group_id: r.group_id,
+                reference: r.reference,
+                title: r.title,
+                procedure: r.procedure,
+                bid_deadline: deadline,
+                status: r.status.effective(deadline, now),
+            }
+        })
+        .collect())
+}
+
+/// Publishes a draft tender: every member's convention signed (409 `convention_unsigned`
+/// naming those that are not), the deadline at least the procedure's minimum away and, from
+/// 2026-08-22, an environmental criterion (422); the needs become `consolidated`; the listed
+/// suppliers and those whose CPV divisions match an item are invited, one mail per address,
+/// in this transaction.
+pub fn publish(
+    conn: &mut DbConn,
+    lead: &Lead,
+    id: TenderId,
+    procedures: &crate::config::ProceduresSettings,
+    domain: &str,
+    now: DateTime<Utc>,
+) -> Result<Tender, ApiError> {
+    lock(conn, id)?;
+    let row = find(conn, &lead.caller, id)?;
+    let status = row.status.effective(row.bid_deadline.get(), now);
+    if status != TenderStatus::Draft {
+        return Err(ApiError::conflict(
+            "invalid_state",
+            format!(
+                "only a draft tender can be published; this one is {}",
+                crate::spelled::Spelled::spelling(&status)
+            ),
+        ));
+    }
+    let unsigned = crate::groups::store::unsigned_members(conn, row.group_id)?;
+    if !unsigned.is_empty() {
+        return Err(ApiError::conflict(
+            "convention_unsigned",
+            format!(
+                "the group's convention is not signed by: {}",
+                unsigned.join(", ")
+            ),
+        ));
+    }
+    let mut checks = crate::validate::Checks::new();
+    let min_days = procedures.min_bid_days(row.procedure);
+    if let Err(msg) = check_bid_deadline(row.bid_deadline.get(), now, min_days) {
+        checks.add("/bid_deadline", msg);
+    }
+    check_criteria(
+        &mut checks,
+        &row.criteria.0,
+        Some(crate::dates::paris_date(now)),
+    );
+    checks.finish()?;
+    let changed = diesel::update(
+        tenders::table
+            .filter(tenders::id.eq(id))
+            .filter(tenders::status.eq(TenderStatus::Draft)),
+    )
+    .set((
+        tenders::status.eq(TenderStatus::Published),
+        tenders::published_at.eq(Some(DbTime::new(now))),
+    ))
+    .execute(conn)?;
+    if changed != 1 {
+        return Err(ApiError::conflict(
+            "invalid_state",
+            "the tender was published or cancelled meanwhile",
+        ));
+    }
+    let tender = get(conn, &lead.caller, id, now)?;
+    let need_ids: Vec<NeedId> = tender
+        .lots
+        .iter()
+        .flat_map(|l| l.items.iter())
+        .flat_map(|i| i.members.iter().flatten())
+        .flat_map(|p| p.need_ids.iter().copied())
+        .collect();
+    let consolidated = crate::needs::store::consolidate(conn, &need_ids, now)?;
+    if consolidated != need_ids.len() {
+        return Err(ApiError::conflict(
+            "needs_changed",
+            "some needs of the tender are no longer submitted",
+        ));
+    }
+    let mut divisions: Vec<String> = tender
+        .lots
+        .iter()
+        .flat_map(|l| l.items.iter())
+        .map(|i| i.cpv.chars().take(2).collect())
+        .collect();
+    divisions.sort();
+    divisions.dedup();
+    let listed = tender.listed_suppliers.clone().unwrap_or_default();
+    let invitees = crate::suppliers::store::invitees(conn, &listed, &divisions)?;
+    let group = crate::groups::store::notice_recipients(conn, tender.group_id)?;
+    for s in &invitees {
+        diesel::insert_into(tender_invitations::table)
+            .values(InvitationRow {
+                tender_id: id,
+                supplier_id: s.id,
+                invited_at: DbTime::new(now),
+            })
+            .execute(conn)?;
+        let notice = TenderInvitation {
+            group_name: group.name.clone(),
+            tender_reference: tender.reference.clone(),
+            tender_title: tender.title.clone(),
+            procedure: tender.procedure,
+            bid_deadline: tender.bid_deadline,
+            lots: tender
+                .lots
+                .iter()
+                .map(|l| InvitationLot {
+                    number: l.number,
+                    title: l.title.clone(),
+                    id: l.id.to_string(),
+                    items: l
+                        .items
+                        .iter()
+                        .map(|i| {
+                            (
+                                i.cpv.clone(),
+                                crate::notifications::templates::french_number(
+                                    i.quantity.value(),
+                                    i.quantity.value().normalize().scale(),
+                                ),
+                                crate::spelled::Spelled::spelling(&i.unit),
+                            )
+                        })
+                        .collect(),
+                })
+                .collect(),
+            criteria: tender
+                .criteria
+                .iter()
+                .map(|c| (c.name.clone(), c.weight.to_string()))
+                .collect(),
+            supplier_name: s.legal_name.clone(),
+            tender_id: id.to_string(),
+        };
+        let rendered = super::notices::tender_invitation(&notice).map_err(MailError::from)?;
+        for to in &s.contact_emails {
+            enqueue(
+                conn,
+                &NewMail {
+                    kind: MailKind::TenderInvitation,
+                    to: to.clone(),
+                    subject: rendered.subject.clone(),
+                    text: rendered.text.clone(),
+                    html: rendered.html.clone(),
+                    dedup_key: Some(format!("tender_invitation:{id}:{}:{to}", s.id)),
+                },
+                domain,
+                now,
+            )?;
+        }
+    }
+    let data = Journaled {
+        reference: &tender.reference,
+        status: tender.status,
+        lots: None,
+        needs: Some(need_ids.len()),
+        reason: None,
+    };
+    journal(conn, lead, Action::TenderPublished, &tender, &data, now)?;
+    Ok(tender)
+}
+
+/// Declares a tender *sans suite* with `reason`, from any state before `contracted`; every
+/// invited supplier is told, in this transaction.
+pub fn cancel(
+    conn: &mut DbConn,
+    lead: &Lead,
+    id: TenderId,
+    reason: &str,
+    domain: &str,
+    now: DateTime<Utc>,
+) -> Result<Tender, ApiError> {
+    lock(conn, id)?;
+    let row = find(conn, &lead.caller, id)?;
+    let status = row.status.effective(row.bid_deadline.get(), now);
+    if !status.cancellable() {
+        return Err(ApiError::conflict(
+            "invalid_state",
+            format!(
+                "a {} tender cannot be cancelled",
+                crate::spelled::Spelled::spelling(&status)
+            ),
+        ));
+    }
+    let changed = diesel::update(
+        tenders::table
+            .filter(tenders::id.eq(id))
+            .filter(tenders::status.eq(row.status)),
+    )
+    .set((
+        tenders::status.eq(TenderStatus::Cancelled),
+        tenders::cancel_reason.eq(Some(reason)),
+        tenders::cancelled_at.eq(Some(DbTime::new(now))),
+    ))
+    .execute(conn)?;
+    if changed != 1 {
+        return Err(ApiError::conflict(
+            "invalid_state",
+            "the tender changed meanwhile",
+        ));
+    }
+    let invited: Vec<SupplierId> = tender_invitations::table
+        .filter(tender_invitations::tender_id.eq(id))
+        .select(tender_invitations::supplier_id)
+        .load(conn)?;
+    let group = crate::groups::store::notice_recipients(conn, row.group_id)?;
+    for s in crate::suppliers::store::invitees(conn, &invited, &[])? {
+        let rendered = super::notices::tender_cancelled(&TenderCancelled {
+            group_name: group.name.clone(),
+            tender_reference: row.reference.clone(),
+            tender_title: row.title.clone(),
+            reason: reason.to_owned(),
+            supplier_name: s.legal_name.clone(),
+        })
+        .map_err(MailError::from)?;
+        for to in &s.contact_emails {
+            enqueue(
+                conn,
+                &NewMail {
+                    kind: MailKind::TenderCancelled,
+                    to: to.clone(),
+                    subject: rendered.subject.clone(),
+                    text: rendered.text.clone(),
+                    html: rendered.html.clone(),
+                    dedup_key: Some(format!("tender_cancelled:{id}:{}:{to}", s.id)),
+                },
+                domain,
+                now,
+            )?;
+        }
+    }
+    let tender = get(conn, &lead.caller, id, now)?;
+    let data = Journaled {
+        reference: &tender.reference,
+        status: tender.status,
+        lots: None,
+        needs: None,
+        reason: Some(reason),
+    };
+    journal(conn, lead, Action::TenderCancelled, &tender, &data, now)?;
+    Ok(tender)
+}

@@ -196,6 +196,8 @@ both_backends! {
             "POST /api/v1/campaigns/{id}/needs", "GET /api/v1/needs", "GET /api/v1/needs/{id}",
             "PATCH /api/v1/needs/{id}", "DELETE /api/v1/needs/{id}", "POST /api/v1/needs/{id}/submit",
             "POST /api/v1/needs/{id}/withdraw", "POST /api/v1/needs/{id}/reject",
+            "POST /api/v1/tenders", "GET /api/v1/tenders", "GET /api/v1/tenders/{id}",
+            "POST /api/v1/tenders/{id}/publish", "POST /api/v1/tenders/{id}/cancel",
             "GET /api/v1/outbox",
             "GET /api/v1/audit", "GET /api/v1/audit/head",
         ];

@@ -12,3 +12,4 @@ mod idempotency;
 mod mail;
 mod needs;
 mod organisations;
+mod tenders;

@@ -1,0 +1,358 @@
+//! Tenders: made from a closed campaign's submitted needs, published (conventions, minimum bid
+//! period, invitations over SMTP), opened by time, cancelled; who sees what.
+
+use std::collections::BTreeSet;
+
+use actix_web::http::Method;
+use serde_json::{json, Value};
+use tenderpool::auth::Role;
+use tenderpool::ids::SupplierId;
+
+use crate::both_backends;
+use crate::common::scenario::{need_body, Scenario};
+use crate::common::smtp::SmtpServer;
+use crate::common::TestApp;
+
+/// A closed campaign with submitted needs; `needs` in creation order:
+/// 0 NMH painting 100 m², 1 BMH painting 50.5 m², 2 ARCH doors 12 u (VAT 20), 3 NMH fuel 2000 l,
+/// 4 BMH painting 10 m² (kept out of the first tender).
+struct Fixture {
+    s: Scenario,
+    needs: Vec<String>,
+    /// Supplier of division 45 (two addresses), one listed explicitly (division 33), one of
+    /// division 33 that nobody invites.
+    suppliers: [String; 3],
+}
+
+async fn supplier(
+    app: &TestApp,
+    name: &str,
+    siret: &str,
+    emails: &[&str],
+    divisions: &[&str],
+) -> String {
+    app.post(
+        "/api/v1/suppliers",
+        &app.admin,
+        json!({
+            "legal_name": name, "siret": siret, "contact_emails": emails, "cpv_divisions": divisions
+        }),
+    )
+    .await
+    .ok(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn fixture(app: &TestApp) -> Fixture {
+    let s = Scenario::new(app).await;
+    let mut needs = Vec::new();
+    for (token, cpv, q, vat, unit) in [
+        (&s.nmh, "45442100-8", "100", "10", "m2"),
+        (&s.bmh, "45442100-8", "50.5", "10", "m2"),
+        (&s.arch, "45421100-5", "12", "20", "unit"),
+        (&s.nmh, "09134100-8", "2000", "20", "l"),
+        (&s.bmh, "45442100-8", "10", "10", "m2"),
+    ] {
+        let mut body = need_body(cpv, q, "18");
+        body["vat_rate"] = json!(vat);
+        body["unit"] = json!(unit);
+        needs.push(s.submitted_need(app, token, body).await);
+    }
+    let suppliers = [
+        supplier(
+            app,
+            "BTP Ouest",
+            "51234567800019",
+            &["devis@btp-ouest.fr", "direction@btp-ouest.fr"],
+            &["45"],
+        )
+        .await,
+        supplier(
+            app,
+            "Portes Bretonnes",
+            "73282932000074",
+            &["offres@portes.bzh"],
+            &["33"],
+        )
+        .await,
+        supplier(
+            app,
+            "Matériel Médical",
+            "44306184100047",
+            &["contact@medical.fr"],
+            &["33"],
+        )
+        .await,
+    ];
+    Fixture {
+        s,
+        needs,
+        suppliers,
+    }
+}
+
+fn tender_body(f: &Fixture, reference: &str, lots: Value) -> Value {
+    json!({
+        "campaign_id": f.s.campaign, "reference": reference, "title": "Entretien des logements 2027",
+        "procedure": "open_tender", "bid_deadline": "2027-02-01T12:00:00+01:00",
+        "criteria": [
+            {"name": "Prix", "weight": "60", "kind": "price"},
+            {"name": "Valeur technique", "weight": "30", "kind": "quality"},
+            {"name": "Performance environnementale", "weight": "10", "kind": "environmental"}
+        ],
+        "lots": lots,
+        "suppliers": [f.suppliers[1]]
+    })
+}
+
+async fn close(app: &TestApp, f: &Fixture) {
+    app.post(
+        &format!("/api/v1/campaigns/{}/close", f.s.campaign),
+        &f.s.lead,
+        json!({}),
+    )
+    .await
+    .ok(200);
+}
+
+/// Creates the standard two-lot tender `2027-GRP-004` (needs 0–3); returns it.
+async fn standard_tender(app: &TestApp, f: &Fixture) -> Value {
+    let lots = json!([
+        {"title": "Peinture et menuiserie", "need_ids": [f.needs[0], f.needs[1], f.needs[2]]},
+        {"title": "Combustible", "need_ids": [f.needs[3]]}
+    ]);
+    app.post(
+        "/api/v1/tenders",
+        &f.s.lead,
+        tender_body(f, "2027-GRP-004", lots),
+    )
+    .await
+    .ok(201)
+}
+
+fn publish(id: &str) -> String {
+    format!("/api/v1/tenders/{id}/publish")
+}
+
+both_backends! {
+    async fn a_tender_is_made_from_a_closed_campaigns_submitted_needs_and_freezes_it(app) {
+        let f = fixture(&app).await;
+        let lots = json!([{"title": "Peinture", "need_ids": [f.needs[0]]}]);
+        app.post("/api/v1/tenders", &f.s.lead, tender_body(&f, "2027-GRP-001", lots.clone())).await.problem(409, "campaign_open");
+        close(&app, &f).await;
+        // Refusals name the field and store nothing.
+        let twice = json!([{"title": "A", "need_ids": [f.needs[0]]}, {"title": "B", "need_ids": [f.needs[1], f.needs[0]]}]);
+        app.post("/api/v1/tenders", &f.s.lead, tender_body(&f, "X", twice)).await.invalid("/lots/1/need_ids/1");
+        let unknown = json!([{"title": "A", "need_ids": [f.needs[0], uuid::Uuid::now_v7()]}]);
+        app.post("/api/v1/tenders", &f.s.lead, tender_body(&f, "X", unknown)).await.invalid("/lots/0/need_ids/1");
+        let mut off = tender_body(&f, "X", lots.clone());
+        off["criteria"][0]["weight"] = json!("59");
+        app.post("/api/v1/tenders", &f.s.lead, off).await.invalid("/criteria");
+        let mut no_env = tender_body(&f, "X", lots.clone());
+        no_env["criteria"] = json!([{"name": "Prix", "weight": "100", "kind": "price"}]);
+        app.post("/api/v1/tenders", &f.s.lead, no_env).await.invalid("/criteria"); // after 2026-08-22
+        let mut bad = tender_body(&f, "2027 grp", lots.clone());
+        bad["suppliers"] = json!([uuid::Uuid::now_v7()]);
+        let res = app.post("/api/v1/tenders", &f.s.lead, bad).await;
+        res.invalid("/reference");
+        let mut ghost = tender_body(&f, "X", lots.clone());
+        ghost["suppliers"] = json!([uuid::Uuid::now_v7()]);
+        app.post("/api/v1/tenders", &f.s.lead, ghost).await.invalid("/suppliers/0");
+        let too_many: Vec<Value> = (0..51).map(|i| json!({"title": format!("L{i}"), "need_ids": [f.needs[0]]})).collect();
+        app.post("/api/v1/tenders", &f.s.lead, tender_body(&f, "X", json!(too_many))).await.invalid("/lots");
+        let other_lead = app.token(Role::Lead, Some("BMH"), None);
+        app.post("/api/v1/tenders", &other_lead, tender_body(&f, "X", lots.clone())).await.problem(404, "not_found");
+        app.post("/api/v1/tenders", &f.s.nmh, tender_body(&f, "X", lots.clone())).await.problem(403, "forbidden");
+        assert_eq!(app.count("tenders"), 0);
+        let campaign = app.get(&format!("/api/v1/campaigns/{}", f.s.campaign), &f.s.lead).await.ok(200);
+        assert_eq!(campaign["status"], "closed");
+
+        let t = standard_tender(&app, &f).await;
+        assert_eq!((t["status"].as_str(), t["reference"].as_str(), t["contract_months"].as_i64()), (Some("draft"), Some("2027-GRP-004"), Some(12)));
+        assert_eq!(t["bid_deadline"], "2027-02-01T11:00:00Z");
+        assert_eq!(t["price_method"], "proportional");
+        let lot1 = &t["lots"][0];
+        assert_eq!((lot1["number"].as_i64(), lot1["status"].as_str()), (Some(1), Some("active")));
+        let items = lot1["items"].as_array().unwrap();
+        assert_eq!(items.len(), 2, "{lot1}");
+        assert_eq!((items[0]["cpv"].as_str(), items[0]["quantity"].as_str(), items[0]["vat_rate"].as_str()), (Some("45421100-5"), Some("12"), Some("20")));
+        assert_eq!(items[1]["quantity"], "150.5");
+        assert_eq!(items[1]["members"], json!([
+            {"member_code": "BMH", "quantity": "50.5", "need_ids": [f.needs[1]]},
+            {"member_code": "NMH", "quantity": "100", "need_ids": [f.needs[0]]}
+        ]));
+        assert_eq!(t["lots"][1]["items"][0]["unit"], "l");
+        assert_eq!(t["listed_suppliers"], json!([f.suppliers[1]]));
+        let campaign = app.get(&format!("/api/v1/campaigns/{}", f.s.campaign), &f.s.lead).await.ok(200);
+        assert_eq!(campaign["status"], "frozen");
+        // A need goes in one tender only; a reference is used once.
+        let again = json!([{"title": "Encore", "need_ids": [f.needs[4], f.needs[0]]}]);
+        app.post("/api/v1/tenders", &f.s.lead, tender_body(&f, "2027-GRP-005", again)).await.invalid("/lots/0/need_ids/1");
+        let rest = json!([{"title": "Reste", "need_ids": [f.needs[4]]}]);
+        app.post("/api/v1/tenders", &f.s.lead, tender_body(&f, "2027-GRP-004", rest.clone())).await.problem(409, "tender_reference_taken");
+        app.post("/api/v1/tenders", &f.s.lead, tender_body(&f, "2027-GRP-005", rest)).await.ok(201);
+        assert_eq!(app.count("tenders"), 2);
+        let listed = app.get("/api/v1/tenders", &f.s.lead).await.ok(200);
+        assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+    }
+
+    async fn publication_checks_the_bid_period_invites_suppliers_by_smtp_and_opens_on_time(app) {
+        let f = fixture(&app).await;
+        close(&app, &f).await;
+        let t = standard_tender(&app, &f).await;
+        let id = t["id"].as_str().unwrap().to_owned();
+        // Too short for an open tender (30 days): 20 days.
+        let mut short = tender_body(&f, "2027-GRP-009", json!([{"title": "Reste", "need_ids": [f.needs[4]]}]));
+        short["bid_deadline"] = json!("2026-12-20T12:00:00+01:00");
+        let short = app.post("/api/v1/tenders", &f.s.lead, short).await.ok(201);
+        app.post(&publish(short["id"].as_str().unwrap()), &f.s.lead, json!({})).await.invalid("/bid_deadline");
+        // Before publication: invisible to suppliers; officers read; only the lead publishes.
+        let invited = app.token(Role::Supplier, None, Some(f.suppliers[0].parse::<SupplierId>().unwrap()));
+        let stranger = app.token(Role::Supplier, None, Some(f.suppliers[2].parse::<SupplierId>().unwrap()));
+        app.get(&format!("/api/v1/tenders/{id}"), &invited).await.problem(404, "not_found");
+        app.get(&format!("/api/v1/tenders/{id}"), &f.s.bmh).await.ok(200);
+        app.post(&publish(&id), &f.s.bmh, json!({})).await.problem(403, "forbidden");
+        let before = app.count("outbox");
+
+        let published = app.post(&publish(&id), &f.s.lead, json!({})).await.ok(200);
+        assert_eq!(published["status"], "published");
+        assert_eq!(published["published_at"], "2026-11-30T08:00:00Z");
+        app.post(&publish(&id), &f.s.lead, json!({})).await.problem(409, "invalid_state");
+        for n in &f.needs[..4] {
+            assert_eq!(app.get(&format!("/api/v1/needs/{n}"), &f.s.lead).await.ok(200)["status"], "consolidated");
+        }
+        assert_eq!(app.get(&format!("/api/v1/needs/{}", f.needs[4]), &f.s.lead).await.ok(200)["status"], "submitted");
+        // One invitation per address: BTP Ouest (division 45, two addresses) and the listed
+        // supplier; not the other supplier of division 33.
+        assert_eq!(app.count("outbox"), before + 3);
+        let smtp = SmtpServer::start();
+        app.worker(app.smtp_mailer(smtp.port)).drain().await.unwrap();
+        let mails: Vec<_> = smtp.messages().into_iter().filter(|m| m.subject.contains("Invitation")).collect();
+        let to: BTreeSet<String> = mails.iter().flat_map(|m| m.rcpt.clone()).collect();
+        assert_eq!(to, ["devis@btp-ouest.fr", "direction@btp-ouest.fr", "offres@portes.bzh"].into_iter().map(String::from).collect());
+        let mail = mails.iter().find(|m| m.rcpt.contains(&"devis@btp-ouest.fr".to_owned())).unwrap();
+        assert_eq!(mail.subject, "[2027-GRP-004] Invitation à soumissionner : Entretien des logements 2027 (offres avant le 1er février 2027 à 12 h 00)");
+        assert!(mail.text.contains("45442100-8 : 150,5 m2"), "{}", mail.text);
+        assert!(mail.text.contains("Prix : 60 points"), "{}", mail.text);
+        assert!(mail.text.contains(&format!("PUT /api/v1/tenders/{id}/lots/{}/bid", t["lots"][0]["id"].as_str().unwrap())), "{}", mail.text);
+
+        // Suppliers see the tenders they were invited to, without the members' shares.
+        let seen = app.get(&format!("/api/v1/tenders/{id}"), &invited).await.ok(200);
+        assert_eq!(seen["lots"][0]["items"][1]["quantity"], "150.5");
+        assert!(seen["lots"][0]["items"][1].get("members").is_none() && seen.get("listed_suppliers").is_none(), "{seen}");
+        app.get(&format!("/api/v1/tenders/{id}"), &stranger).await.problem(404, "not_found");
+        assert_eq!(app.get("/api/v1/tenders", &invited).await.ok(200)["items"].as_array().unwrap().len(), 1);
+        assert_eq!(app.get("/api/v1/tenders", &stranger).await.ok(200)["items"], json!([]));
+
+        // Opened by time, to the microsecond.
+        app.clock.set(chrono::DateTime::parse_from_rfc3339("2027-02-01T10:59:59.999999Z").unwrap().into());
+        assert_eq!(app.get(&format!("/api/v1/tenders/{id}"), &f.s.lead).await.ok(200)["status"], "published");
+        app.clock.set(chrono::DateTime::parse_from_rfc3339("2027-02-01T11:00:00Z").unwrap().into());
+        assert_eq!(app.get(&format!("/api/v1/tenders/{id}"), &invited).await.ok(200)["status"], "opened");
+        assert_eq!(app.get("/api/v1/tenders", &f.s.lead).await.ok(200)["items"][0]["status"].as_str().map(|s| s == "opened" || s == "draft"), Some(true));
+
+        // Declared sans suite: every invited supplier is told.
+        app.post(&format!("/api/v1/tenders/{id}/cancel"), &f.s.lead, json!({"reason": ""})).await.invalid("/reason");
+        let cancelled = app.post(&format!("/api/v1/tenders/{id}/cancel"), &f.s.lead, json!({"reason": "Besoin redéfini"})).await.ok(200);
+        assert_eq!((cancelled["status"].as_str(), cancelled["cancel_reason"].as_str()), (Some("cancelled"), Some("Besoin redéfini")));
+        app.post(&format!("/api/v1/tenders/{id}/cancel"), &f.s.lead, json!({"reason": "encore"})).await.problem(409, "invalid_state");
+        app.worker(app.smtp_mailer(smtp.port)).drain().await.unwrap();
+        let told: BTreeSet<String> = smtp.messages().into_iter().filter(|m| m.subject.contains("sans suite")).flat_map(|m| m.rcpt).collect();
+        assert_eq!(told.len(), 3);
+        assert_eq!(app.get(&format!("/api/v1/tenders/{id}"), &invited).await.ok(200)["status"], "cancelled");
+    }
+
+    async fn an_unsigned_convention_blocks_publication_naming_the_members(app) {
+        app.seed_members().await;
+        let group = app.post("/api/v1/groups", &app.admin, json!({
+            "name": "Groupement Est", "coordinator": "NMH", "members": ["NMH", "BMH", "ARCH"], "cost_sharing_key": "equal"
+        })).await.ok(201)["id"].as_str().unwrap().to_owned();
+        app.sign_convention(&group, "NMH").await;
+        let lead = app.token(Role::Lead, Some("NMH"), None);
+        let campaign = app.open_campaign(&group, &lead).await;
+        let nmh = app.token(Role::Officer, Some("NMH"), None);
+        let need = app.create_need(&campaign, &nmh, need_body("45442100-8", "10", "5")).await;
+        app.post(&format!("/api/v1/needs/{need}/submit"), &nmh, json!({})).await.ok(200);
+        app.post(&format!("/api/v1/campaigns/{campaign}/close"), &lead, json!({})).await.ok(200);
+        let t = app.post("/api/v1/tenders", &lead, json!({
+            "campaign_id": campaign, "reference": "EST-1", "title": "Peinture", "procedure": "mapa",
+            "bid_deadline": "2027-01-15T12:00:00+01:00",
+            "criteria": [{"name": "Prix", "weight": "70", "kind": "price"}, {"name": "Environnement", "weight": "30", "kind": "environmental"}],
+            "lots": [{"title": "Lot unique", "need_ids": [need]}]
+        })).await.ok(201);
+        let id = t["id"].as_str().unwrap();
+        let p = app.post(&publish(id), &lead, json!({})).await.problem(409, "convention_unsigned");
+        assert!(p["detail"].as_str().unwrap().ends_with("ARCH, BMH"), "{p}");
+        assert_eq!(app.get(&format!("/api/v1/tenders/{id}"), &lead).await.ok(200)["status"], "draft");
+        assert_eq!(app.get(&format!("/api/v1/needs/{need}"), &lead).await.ok(200)["status"], "submitted");
+        app.sign_convention(&group, "ARCH").await;
+        app.sign_convention(&group, "BMH").await;
+        app.post(&publish(id), &lead, json!({})).await.ok(200);
+    }
+
+    async fn who_may_call_each_tender_route(app) {
+        let f = fixture(&app).await;
+        close(&app, &f).await;
+        let t = standard_tender(&app, &f).await;
+        let id = t["id"].as_str().unwrap().to_owned();
+        let other_group_lead = {
+            let g = app.post("/api/v1/groups", &app.admin, json!({
+                "name": "Autre", "coordinator": "BMH", "members": ["BMH", "ARCH"], "cost_sharing_key": "equal"
+            })).await.ok(201);
+            let _ = g;
+            app.token(Role::Lead, Some("BMH"), None)
+        };
+        let invited = app.token(Role::Supplier, None, Some(f.suppliers[0].parse::<SupplierId>().unwrap()));
+        let uninvited = app.token(Role::Supplier, None, Some(f.suppliers[2].parse::<SupplierId>().unwrap()));
+        let get = format!("/api/v1/tenders/{id}");
+        let cancel = format!("/api/v1/tenders/{id}/cancel");
+        let create = |reference: &str| tender_body(&f, reference, json!([{"title": "R", "need_ids": [f.needs[4]]}]));
+        // (who, POST /tenders, GET /tenders, GET /tenders/{id} draft, publish, cancel)
+        // Expected statuses per route, in the order of the header above.
+        type Expected = [u16; 5];
+        let rows: Vec<(&str, Option<&str>, Expected)> = vec![
+            ("officer", Some(f.s.nmh.as_str()), [403, 200, 200, 403, 403]),
+            ("other group's lead", Some(other_group_lead.as_str()), [404, 200, 404, 404, 404]),
+            ("invited supplier", Some(invited.as_str()), [403, 200, 404, 403, 403]),
+            ("uninvited supplier", Some(uninvited.as_str()), [403, 200, 404, 403, 403]),
+            ("admin", Some(app.admin.as_str()), [403, 200, 200, 403, 403]),
+            ("no token", None, [401, 401, 401, 401, 401]),
+        ];
+        let app = &app;
+        for (who, token, [post_s, list_s, get_s, publish_s, cancel_s]) in rows {
+            let call = |m: Method, p: String, body: Option<Value>| async move {
+                app.call(m, &p, token, body.map(|b| b.to_string().into_bytes())).await.status.as_u16()
+            };
+            assert_eq!(call(Method::POST, "/api/v1/tenders".into(), Some(create("M-1"))).await, post_s, "{who} POST /tenders");
+            assert_eq!(call(Method::GET, "/api/v1/tenders".into(), None).await, list_s, "{who} GET /tenders");
+            assert_eq!(call(Method::GET, get.clone(), None).await, get_s, "{who} GET /tenders/{{id}}");
+            assert_eq!(call(Method::POST, publish(&id), Some(json!({}))).await, publish_s, "{who} publish");
+            assert_eq!(call(Method::POST, cancel.clone(), Some(json!({"reason": "x"}))).await, cancel_s, "{who} cancel");
+        }
+        assert_eq!(app.get(&get, &f.s.lead).await.ok(200)["status"], "draft", "nothing changed it");
+        app.post(&publish(&id), &f.s.lead, json!({})).await.ok(200);
+        assert_eq!(app.get(&get, &invited).await.status.as_u16(), 200);
+        assert_eq!(app.get(&get, &uninvited).await.status.as_u16(), 404);
+        assert_eq!(app.get(&get, &other_group_lead).await.status.as_u16(), 404);
+    }
+}
+
+#[actix_rt::test]
+async fn concurrent_publications_of_one_tender_on_postgres_publish_it_once() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    let f = fixture(&app).await;
+    close(&app, &f).await;
+    let t = standard_tender(&app, &f).await;
+    let id = t["id"].as_str().unwrap().to_owned();
+    let path = publish(&id);
+    let results =
+        futures_util::future::join_all((0..6).map(|_| app.post(&path, &f.s.lead, json!({})))).await;
+    let mut statuses: Vec<u16> = results.iter().map(|r| r.status.as_u16()).collect();
+    statuses.sort();
+    assert_eq!(statuses, [200, 409, 409, 409, 409, 409]);
+    assert_eq!(app.count("tender_invitations"), 2, "invited once");
+}
