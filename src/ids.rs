@@ -130,6 +130,8 @@ typed_ids! {
     TenderLotId,
     /// An item of a lot.
     TenderItemId,
+    /// A bid version.
+    BidId,
 }
 
 #[cfg(test)]

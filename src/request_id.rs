@@ -64,10 +64,14 @@ pub async fn middleware(
                 .request()
                 .match_pattern()
                 .unwrap_or_else(|| "unmatched".to_owned());
+            // A supplier's own bid routes say nothing of who bid, even to the operator: no
+            // token id in the log line and no per-route count in the metrics (sealed bids).
+            let sealed = route.ends_with("/bid");
             let token_id = res
                 .request()
                 .extensions()
                 .get::<Caller>()
+                .filter(|_| !sealed)
                 .map(|c| c.token_id.to_string());
             let status = res.status().as_u16();
             if let Ok(value) = HeaderValue::from_str(&id) {
@@ -83,7 +87,9 @@ pub async fn middleware(
                     "request"
                 );
             });
-            crate::metrics::observe(&method, &route, status, duration_us);
+            if !sealed {
+                crate::metrics::observe(&method, &route, status, duration_us);
+            }
             Ok(res)
         }
         Err(e) => {

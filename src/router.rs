@@ -45,6 +45,10 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(crate::tenders::routes::get_tender)
         .service(crate::tenders::routes::publish_tender)
         .service(crate::tenders::routes::cancel_tender)
+        .service(crate::bids::routes::put_bid)
+        .service(crate::bids::routes::get_bid)
+        .service(crate::bids::routes::withdraw_bid)
+        .service(crate::bids::routes::lot_bids)
         .service(crate::notifications::routes::list_outbox)
         .service(crate::audit::routes::list_audit)
         .service(crate::audit::routes::audit_head);

@@ -285,6 +285,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    bids (id) {
+        id -> Uid,
+        tender_id -> Uid,
+        lot_id -> Uid,
+        supplier_id -> Uid,
+        version -> Integer,
+        status -> Text,
+        technical_offer -> Text,
+        total -> Dec,
+        received_at -> Ts,
+        sha256 -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    bid_prices (bid_id, item_id) {
+        bid_id -> Uid,
+        item_id -> Uid,
+        unit_price -> Dec,
+    }
+}
+
+diesel::joinable!(bid_prices -> bids (bid_id));
 diesel::joinable!(tender_lots -> tenders (tender_id));
 diesel::joinable!(tender_items -> tender_lots (lot_id));
 diesel::joinable!(tender_item_parts -> tender_items (item_id));
@@ -307,5 +337,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     tender_items,
     tender_item_parts,
     tender_needs,
-    tender_invitations
+    tender_invitations,
+    bids,
+    bid_prices
 );

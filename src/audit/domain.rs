@@ -64,6 +64,12 @@ crate::stored_enum! {
         /// A tender was declared *sans suite*, with a reason.
         #[serde(rename = "tender.cancelled")]
         TenderCancelled,
+        /// A bid version was received (its data: the receipt's hash only, nothing sealed).
+        #[serde(rename = "bid.received")]
+        BidReceived,
+        /// A bid was withdrawn before the deadline (its data: nothing sealed).
+        #[serde(rename = "bid.withdrawn")]
+        BidWithdrawn,
     }
 }
 
@@ -84,6 +90,8 @@ crate::stored_enum! {
         Need,
         /// A tender.
         Tender,
+        /// A bid version.
+        Bid,
     }
 }
 

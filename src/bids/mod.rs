@@ -1,6 +1,8 @@
-//! Bids (*offres*), sealed until the deadline. So far: the notices a bid sends.
-//!
-//! The feature itself (domain, store, routes) comes with its issue; its mails live here from
-//! the start so that no other module renders them.
+//! Bids (*offres*), sealed until the deadline: one per supplier and lot, revised by new
+//! versions, withdrawn before the deadline, received late and kept; a receipt with a SHA-256
+//! of the canonical bid for every version. The sealing is enforced in [`store`].
 
+pub mod domain;
 pub mod notices;
+pub mod routes;
+pub mod store;

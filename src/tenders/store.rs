@@ -744,3 +744,97 @@ pub fn cancel(
     journal(conn, lead, Action::TenderCancelled, &tender, &data, now)?;
     Ok(tender)
 }
+
+/// How a change holds a tender row until its transaction ends (PostgreSQL; SQLite writers
+/// take turns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Receiving a bid: many at once, not while the bids are being opened.
+    Shared,
+    /// Reading the bids after the deadline: waits for the bids still being received.
+    Exclusive,
+}
+
+/// Holds tender `id` in `mode` for the rest of the caller's transaction.
+pub fn hold(conn: &mut DbConn, id: TenderId, mode: Hold) -> QueryResult<()> {
+    crate::db::lock_on_postgres(conn, |pg| {
+        let row = tenders::table
+            .filter(tenders::id.eq(id))
+            .select(tenders::id);
+        let _: Vec<TenderId> = match mode {
+            Hold::Shared => row.for_share().load(pg)?,
+            Hold::Exclusive => row.for_update().load(pg)?,
+        };
+        Ok(())
+    })
+}
+
+/// A lot as bidding sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BidLot {
+    /// Tender.
+    pub tender_id: TenderId,
+    /// Its group.
+    pub group_id: GroupId,
+    /// Reference.
+    pub reference: String,
+    /// Title.
+    pub title: String,
+    /// Bid deadline.
+    pub deadline: DateTime<Utc>,
+    /// Status as of `now`.
+    pub status: TenderStatus,
+    /// Lot.
+    pub lot_id: TenderLotId,
+    /// Lot number.
+    pub lot_number: u32,
+    /// Lot title.
+    pub lot_title: String,
+    /// Items with their yearly quantities.
+    pub items: Vec<(TenderItemId, Quantity)>,
+}
+
+/// Lot `lot` of tender `tender` as `caller` may reach it (a supplier: only if invited and
+/// published), or 404.
+pub fn lot_for_bidding(
+    conn: &mut DbConn,
+    caller: &Caller,
+    tender: TenderId,
+    lot: TenderLotId,
+    now: DateTime<Utc>,
+) -> Result<BidLot, ApiError> {
+    let row = find(conn, caller, tender)?;
+    let lot_row: LotRow = tender_lots::table
+        .filter(tender_lots::id.eq(lot))
+        .filter(tender_lots::tender_id.eq(tender))
+        .select(LotRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("lot"))?;
+    let items: Vec<ItemRow> = tender_items::table
+        .filter(tender_items::lot_id.eq(lot))
+        .order(tender_items::position.asc())
+        .select(ItemRow::as_select())
+        .load(conn)?;
+    let deadline = row.bid_deadline.get();
+    Ok(BidLot {
+        tender_id: row.id,
+        group_id: row.group_id,
+        reference: row.reference,
+        title: row.title,
+        deadline,
+        status: row.status.effective(deadline, now),
+        lot_id: lot_row.id,
+        lot_number: u32::try_from(lot_row.number).unwrap_or(0),
+        lot_title: lot_row.title,
+        items: items
+            .into_iter()
+            .map(|i| (i.id, Quantity::from_stored(i.quantity.0)))
+            .collect(),
+    })
+}
+
+/// The group's name, for notices about tender `tender`'s lots.
+pub fn group_name(conn: &mut DbConn, group: GroupId) -> QueryResult<String> {
+    Ok(crate::groups::store::notice_recipients(conn, group)?.name)
+}

@@ -198,6 +198,8 @@ both_backends! {
             "POST /api/v1/needs/{id}/withdraw", "POST /api/v1/needs/{id}/reject",
             "POST /api/v1/tenders", "GET /api/v1/tenders", "GET /api/v1/tenders/{id}",
             "POST /api/v1/tenders/{id}/publish", "POST /api/v1/tenders/{id}/cancel",
+            "PUT /api/v1/tenders/{id}/lots/{lot_id}/bid", "GET /api/v1/tenders/{id}/lots/{lot_id}/bid",
+            "DELETE /api/v1/tenders/{id}/lots/{lot_id}/bid", "GET /api/v1/tenders/{id}/lots/{lot_id}/bids",
             "GET /api/v1/outbox",
             "GET /api/v1/audit", "GET /api/v1/audit/head",
         ];

@@ -336,6 +336,33 @@ both_backends! {
         assert_eq!(app.get(&get, &invited).await.status.as_u16(), 200);
         assert_eq!(app.get(&get, &uninvited).await.status.as_u16(), 404);
         assert_eq!(app.get(&get, &other_group_lead).await.status.as_u16(), 404);
+
+        // The bid routes, published and before the deadline:
+        // (who, PUT bid, GET bid, DELETE bid, GET bids)
+        let lot = t["lots"][1]["id"].as_str().unwrap();
+        let item = t["lots"][1]["items"][0]["id"].as_str().unwrap();
+        let bid = format!("/api/v1/tenders/{id}/lots/{lot}/bid");
+        let bids = format!("{bid}s");
+        let body = json!({"prices": [{"item_id": item, "unit_price": "1.2"}]});
+        type BidExpected = [u16; 4];
+        let rows: Vec<(&str, Option<&str>, BidExpected)> = vec![
+            ("lead", Some(f.s.lead.as_str()), [403, 403, 403, 409]),
+            ("officer", Some(f.s.nmh.as_str()), [403, 403, 403, 403]),
+            ("other group's lead", Some(other_group_lead.as_str()), [403, 403, 403, 404]),
+            ("uninvited supplier", Some(uninvited.as_str()), [404, 404, 404, 403]),
+            ("admin", Some(app.admin.as_str()), [403, 403, 403, 403]),
+            ("no token", None, [401, 401, 401, 401]),
+            ("invited supplier", Some(invited.as_str()), [201, 200, 204, 403]),
+        ];
+        for (who, token, [put_s, get_s, delete_s, list_s]) in rows {
+            let call = |m: Method, p: String, body: Option<Value>| async move {
+                app.call(m, &p, token, body.map(|b| b.to_string().into_bytes())).await.status.as_u16()
+            };
+            assert_eq!(call(Method::PUT, bid.clone(), Some(body.clone())).await, put_s, "{who} PUT bid");
+            assert_eq!(call(Method::GET, bid.clone(), None).await, get_s, "{who} GET bid");
+            assert_eq!(call(Method::DELETE, bid.clone(), None).await, delete_s, "{who} DELETE bid");
+            assert_eq!(call(Method::GET, bids.clone(), None).await, list_s, "{who} GET bids");
+        }
     }
 }
 
@@ -355,4 +382,190 @@ async fn concurrent_publications_of_one_tender_on_postgres_publish_it_once() {
     statuses.sort();
     assert_eq!(statuses, [200, 409, 409, 409, 409, 409]);
     assert_eq!(app.count("tender_invitations"), 2, "invited once");
+}
+
+/// The published standard tender: (tender, lot 1 id, lot 1 item ids in order, lot 1 quantities).
+async fn published(app: &TestApp, f: &Fixture) -> (Value, String, Vec<String>) {
+    close(app, f).await;
+    let t = standard_tender(app, f).await;
+    let id = t["id"].as_str().unwrap().to_owned();
+    app.post(&publish(&id), &f.s.lead, json!({})).await.ok(200);
+    let lot = t["lots"][0]["id"].as_str().unwrap().to_owned();
+    let items = t["lots"][0]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    (t, lot, items)
+}
+
+fn bid_path(t: &Value, lot: &str) -> String {
+    format!(
+        "/api/v1/tenders/{}/lots/{lot}/bid",
+        t["id"].as_str().unwrap()
+    )
+}
+
+async fn put_bid(app: &TestApp, token: &str, path: &str, body: Value) -> crate::common::Resp {
+    app.call(
+        Method::PUT,
+        path,
+        Some(token),
+        Some(body.to_string().into_bytes()),
+    )
+    .await
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+both_backends! {
+    async fn bids_are_sealed_until_the_deadline_then_read_by_the_lead(app) {
+        let f = fixture(&app).await;
+        let (t, lot, items) = published(&app, &f).await;
+        let path = bid_path(&t, &lot);
+        let bids_path = format!("{}s", path);
+        let s0 = app.token(Role::Supplier, None, Some(f.suppliers[0].parse::<SupplierId>().unwrap()));
+        let s1 = app.token(Role::Supplier, None, Some(f.suppliers[1].parse::<SupplierId>().unwrap()));
+        let s2 = app.token(Role::Supplier, None, Some(f.suppliers[2].parse::<SupplierId>().unwrap()));
+        let body = |doors: &str, paint: &str| json!({"prices": [
+            {"item_id": items[0], "unit_price": doors}, {"item_id": items[1], "unit_price": paint}
+        ], "technical_offer": "Deux couches, teinte RAL 9010"});
+
+        // Refusals name the item and store nothing.
+        put_bid(&app, &s0, &path, json!({"prices": [{"item_id": items[0], "unit_price": "1"}]})).await.invalid("/prices");
+        put_bid(&app, &s0, &path, json!({"prices": [{"item_id": items[0], "unit_price": "1"}, {"item_id": items[1], "unit_price": "1"}, {"item_id": items[0], "unit_price": "2"}]})).await.invalid("/prices/2/item_id");
+        put_bid(&app, &s0, &path, json!({"prices": [{"item_id": items[0], "unit_price": "1"}, {"item_id": items[1], "unit_price": "1"}, {"item_id": uuid::Uuid::now_v7(), "unit_price": "2"}]})).await.invalid("/prices/2/item_id");
+        put_bid(&app, &s0, &path, json!({"prices": [{"item_id": items[0], "unit_price": 1}, {"item_id": items[1], "unit_price": "1"}]})).await.invalid("/prices/0/unit_price");
+        put_bid(&app, &s2, &path, body("1", "1")).await.problem(404, "not_found");
+        put_bid(&app, &f.s.lead, &path, body("1", "1")).await.problem(403, "forbidden");
+        assert_eq!(app.count("bids"), 0);
+
+        let r = put_bid(&app, &s0, &path, body("350", "18.50")).await.ok(201);
+        assert_eq!((r["version"].as_i64(), r["status"].as_str()), (Some(1), Some("submitted")));
+        assert_eq!(r["received_at"], "2026-11-30T08:00:00Z");
+        assert_eq!(r["total"], "6984.25", "12 × 350 + 150.5 × 18.50, exact");
+        // The receipt's hash, recomputed from the canonical form of docs/bids.md.
+        let canonical = format!(
+            r#"{{"lot_id":"{lot}","prices":[{{"item_id":"{a}","unit_price":"{pa}"}},{{"item_id":"{b}","unit_price":"{pb}"}}],"received_at":"2026-11-30T08:00:00.000000Z","supplier_id":"{s}","technical_offer":"Deux couches, teinte RAL 9010","tender_id":"{t}","total":"6984.25","version":1}}"#,
+            a = items.iter().min().unwrap(), b = items.iter().max().unwrap(),
+            pa = if items[0] < items[1] { "350" } else { "18.5" }, pb = if items[0] < items[1] { "18.5" } else { "350" },
+            s = f.suppliers[0], t = t["id"].as_str().unwrap(),
+        );
+        assert_eq!(r["sha256"].as_str().unwrap(), sha256_hex(&canonical));
+
+        // Sealed: nobody but the bidder reads it before the deadline.
+        app.get(&bids_path, &f.s.lead).await.problem(409, "bids_sealed");
+        app.get(&bids_path, &app.admin).await.problem(403, "forbidden");
+        app.get(&bids_path, &s0).await.problem(403, "forbidden");
+        app.get(&path, &s1).await.problem(404, "not_found");
+        let mine = app.get(&path, &s0).await.ok(200);
+        assert_eq!((mine["version"].as_i64(), mine["total"].as_str()), (Some(1), Some("6984.25")));
+        // The journal keeps a hash, and shows the lead nothing of it.
+        let lead_journal = app.get("/api/v1/audit?limit=200", &f.s.lead).await.ok(200);
+        assert!(!lead_journal.to_string().contains("bid."), "{lead_journal}");
+        let all = app.get("/api/v1/audit?action=bid.received", &app.admin).await.ok(200);
+        let event = &all["items"][0];
+        assert_eq!(event["data"], json!({"sha256": r["sha256"]}));
+
+        put_bid(&app, &s1, &path, body("300", "20")).await.ok(201);
+        app.clock.advance(chrono::Duration::hours(1));
+        let v2 = put_bid(&app, &s0, &path, body("340", "18")).await.ok(201);
+        assert_eq!(v2["version"], 2);
+        app.call(Method::DELETE, &path, Some(&s1), None).await.ok(204);
+        assert_eq!(app.get(&path, &s1).await.ok(200)["status"], "withdrawn");
+        app.call(Method::DELETE, &path, Some(&s1), None).await.problem(404, "not_found");
+
+        // At the deadline exactly: late, kept, the current version untouched; no withdrawal.
+        app.clock.set(chrono::DateTime::parse_from_rfc3339("2027-02-01T11:00:00Z").unwrap().into());
+        let late = put_bid(&app, &s0, &path, body("1", "1")).await.ok(201);
+        assert_eq!((late["version"].as_i64(), late["status"].as_str()), (Some(3), Some("late")));
+        app.call(Method::DELETE, &path, Some(&s0), None).await.problem(409, "deadline_passed");
+        let opened = app.get(&bids_path, &f.s.lead).await.ok(200);
+        let seen: Vec<(i64, &str, &str)> = opened.as_array().unwrap().iter()
+            .map(|b| (b["version"].as_i64().unwrap(), b["status"].as_str().unwrap(), b["supplier_name"].as_str().unwrap()))
+            .collect();
+        assert_eq!(seen, [(2, "submitted", "BTP Ouest"), (3, "late", "BTP Ouest")], "v1 superseded, the withdrawn bid absent");
+        assert_eq!(opened[0]["prices"].as_array().unwrap().len(), 2);
+        app.get(&bids_path, &s0).await.problem(403, "forbidden");
+        assert_eq!(app.get(&path, &s0).await.ok(200)["version"], 3, "suppliers still see only their own");
+
+        // Receipts over SMTP: one per version and address.
+        let smtp = SmtpServer::start();
+        app.worker(app.smtp_mailer(smtp.port)).drain().await.unwrap();
+        let receipts: Vec<_> = smtp.messages().into_iter().filter(|m| m.subject.contains("Accusé") || m.subject.contains("hors délai")).collect();
+        assert_eq!(receipts.len(), 2 + 1 + 2 + 2, "s0 v1, s1 v1, s0 v2, s0 v3 late");
+        let first = receipts.iter().find(|m| m.subject.contains("version 1") && m.rcpt.contains(&"devis@btp-ouest.fr".to_owned())).unwrap();
+        assert!(first.text.contains(r["sha256"].as_str().unwrap()), "{}", first.text);
+        assert!(receipts.iter().any(|m| m.subject.contains("hors délai")));
+    }
+}
+
+#[actix_rt::test]
+async fn bids_racing_the_deadline_on_postgres_are_never_on_time_after_it() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    let f = fixture(&app).await;
+    let mut tokens = Vec::new();
+    for i in 0..10u64 {
+        let siret = {
+            // Luhn-valid SIRETs 9999999990000x…
+            let base = format!("9999999990{:03}", i);
+            (0..10)
+                .map(|c| format!("{base}{c}"))
+                .find(|s| tenderpool::validate::check_siret(s).is_ok())
+                .unwrap()
+        };
+        let id = supplier(
+            &app,
+            &format!("Entreprise {i}"),
+            &siret,
+            &[&format!("offres{i}@ent.fr")],
+            &["45"],
+        )
+        .await;
+        tokens.push(app.token(
+            Role::Supplier,
+            None,
+            Some(id.parse::<SupplierId>().unwrap()),
+        ));
+    }
+    let (t, lot, items) = published(&app, &f).await;
+    let path = bid_path(&t, &lot);
+    let deadline: chrono::DateTime<chrono::Utc> =
+        chrono::DateTime::parse_from_rfc3339("2027-02-01T11:00:00Z")
+            .unwrap()
+            .into();
+    app.clock.set(deadline - chrono::Duration::microseconds(5));
+    let body = json!({"prices": [{"item_id": items[0], "unit_price": "300"}, {"item_id": items[1], "unit_price": "20"}]});
+    let bids = futures_util::future::join_all(
+        tokens
+            .iter()
+            .map(|tk| put_bid(&app, tk, &path, body.clone())),
+    );
+    let tick = async {
+        for _ in 0..10 {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            app.clock.advance(chrono::Duration::microseconds(1));
+        }
+    };
+    let (results, ()) = tokio::join!(bids, tick);
+    for r in &results {
+        let receipt = r.ok(201);
+        let at: chrono::DateTime<chrono::Utc> =
+            receipt["received_at"].as_str().unwrap().parse().unwrap();
+        let late = receipt["status"] == "late";
+        assert_eq!(late, at >= deadline, "{receipt}");
+    }
+    app.clock.set(deadline);
+    let seen = app.get(&format!("{path}s"), &f.s.lead).await.ok(200);
+    assert_eq!(seen.as_array().unwrap().len(), 10);
+    for b in seen.as_array().unwrap() {
+        let at: chrono::DateTime<chrono::Utc> = b["received_at"].as_str().unwrap().parse().unwrap();
+        assert_eq!(b["status"] == "submitted", at < deadline, "{b}");
+    }
 }

@@ -1,0 +1,2 @@
+DROP TABLE bid_prices;
+DROP TABLE bids;

@@ -1,0 +1,22 @@
+-- Bids, one row per version; sealed until the tender's deadline by the queries that read them.
+CREATE TABLE bids (
+    id TEXT PRIMARY KEY,
+    tender_id TEXT NOT NULL REFERENCES tenders (id),
+    lot_id TEXT NOT NULL REFERENCES tender_lots (id),
+    supplier_id TEXT NOT NULL REFERENCES suppliers (id),
+    version INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('submitted', 'late', 'superseded', 'withdrawn')),
+    technical_offer TEXT NOT NULL,
+    total TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    UNIQUE (lot_id, supplier_id, version)
+);
+CREATE INDEX bids_lot ON bids (lot_id);
+
+CREATE TABLE bid_prices (
+    bid_id TEXT NOT NULL REFERENCES bids (id),
+    item_id TEXT NOT NULL REFERENCES tender_items (id),
+    unit_price TEXT NOT NULL,
+    PRIMARY KEY (bid_id, item_id)
+);
