@@ -361,6 +361,17 @@ impl Settings {
                 self.outbox.lease_ms
             ));
         }
+        for (procedure, rule) in [
+            ("mapa", self.procedures.mapa),
+            ("open_tender", self.procedures.open_tender),
+            ("no_publicity", self.procedures.no_publicity),
+        ] {
+            if rule.min_bid_days > 366 {
+                return Err(format!(
+                    "procedures.{procedure}.min_bid_days must be at most 366"
+                ));
+            }
+        }
         let name = &self.outbox.worker_name;
         if name.len() > 64
             || !name

@@ -151,6 +151,7 @@ diesel::table! {
         claimed_until -> Nullable<Ts>,
         created_at -> Ts,
         sent_at -> Nullable<Ts>,
+        sealed_until -> Nullable<Ts>,
     }
 }
 

@@ -117,6 +117,9 @@ pub enum Actor {
         /// Which part.
         name: String,
     },
+    /// A supplier acting on its sealed bid. Who it is stays out of the journal: the event
+    /// holds the receipt's hash, and the bid row (readable from the deadline) its bidder.
+    Bidder,
 }
 
 impl Actor {
@@ -129,7 +132,7 @@ impl Actor {
     pub fn token_id(&self) -> Option<TokenId> {
         match self {
             Actor::Token { token_id, .. } => Some(*token_id),
-            Actor::System { .. } => None,
+            Actor::System { .. } | Actor::Bidder => None,
         }
     }
 }

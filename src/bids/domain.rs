@@ -47,6 +47,7 @@ pub struct PriceLine {
 #[serde(deny_unknown_fields)]
 pub struct PutBid {
     /// A unit price for every item of the lot, each once.
+    #[serde(rename = "lines")]
     #[schema(max_items = 2000)]
     pub prices: Vec<PriceLine>,
     /// Technical offer (at most 20 000 characters).
@@ -73,7 +74,7 @@ impl PutBid {
     pub fn check(&self, items: &[(TenderItemId, Quantity)]) -> Result<CheckedBid, ApiError> {
         let mut c = Checks::new();
         if self.prices.len() > MAX_PRICES {
-            c.add("/prices", "must list at most 2000 prices");
+            c.add("/lines", "must list at most 2000 lines");
             return Err(c.into_error());
         }
         let technical_offer = c.paragraph(
@@ -86,9 +87,9 @@ impl PutBid {
         let mut prices = BTreeMap::new();
         for (i, line) in self.prices.iter().enumerate() {
             if !quantities.contains_key(&line.item_id) {
-                c.add(format!("/prices/{i}/item_id"), "is not an item of this lot");
+                c.add(format!("/lines/{i}/item_id"), "is not an item of this lot");
             } else if prices.insert(line.item_id, line.unit_price).is_some() {
-                c.add(format!("/prices/{i}/item_id"), "is priced twice");
+                c.add(format!("/lines/{i}/item_id"), "is priced twice");
             }
         }
         let missing: Vec<String> = quantities
@@ -99,7 +100,7 @@ impl PutBid {
         if !missing.is_empty() {
             let shown: Vec<&str> = missing.iter().take(20).map(String::as_str).collect();
             c.add(
-                "/prices",
+                "/lines",
                 format!(
                     "must price every item of the lot; missing: {}{}",
                     shown.join(", "),
@@ -114,7 +115,10 @@ impl PutBid {
                 let q = quantities.get(id)?.value();
                 sum.checked_add(q.checked_mul(price.value())?)
             })
-            .ok_or_else(|| ApiError::invalid_field("/prices", "the bid's total is too large"))?;
+            .filter(|t| *t <= crate::decimal::MAX_VALUE)
+            .ok_or_else(|| {
+                ApiError::invalid_field("/lines", "the bid's total exceeds 999 999 999 999.99")
+            })?;
         Ok(CheckedBid {
             prices,
             technical_offer,
@@ -142,7 +146,7 @@ pub struct Sealed<'a> {
 
 impl Sealed<'_> {
     /// The canonical JSON of the bid version (documented in `docs/bids.md`): keys sorted,
-    /// no spaces, decimals as strings without trailing zeros, prices by item id, the instant
+    /// no spaces, decimals as strings without trailing zeros, lines by item id, the instant
     /// in UTC with 6 decimals.
     pub fn canonical(&self) -> String {
         let prices: Vec<serde_json::Value> = self
@@ -156,7 +160,7 @@ impl Sealed<'_> {
             "lot_id": self.lot_id,
             "supplier_id": self.supplier_id,
             "version": self.version,
-            "prices": prices,
+            "lines": prices,
             "technical_offer": self.bid.technical_offer,
             "total": self.bid.total.normalize().to_string(),
             "received_at": self.received_at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
@@ -207,6 +211,7 @@ pub struct Bid {
     /// Status.
     pub status: BidStatus,
     /// Unit prices, by item id.
+    #[serde(rename = "lines")]
     pub prices: Vec<PriceLine>,
     /// Technical offer.
     pub technical_offer: String,
@@ -270,17 +275,17 @@ mod tests {
         .unwrap();
         // 150.5 × 18.3333 + 12 × 350 = 2759.16165 + 4200
         assert_eq!(ok.total.to_string(), "6959.16165");
-        assert_eq!(pointers(vec![line(1, "1")]), ["/prices"], "item 2 missing");
+        assert_eq!(pointers(vec![line(1, "1")]), ["/lines"], "item 2 missing");
         assert_eq!(
             pointers(vec![line(1, "1"), line(2, "1"), line(1, "2")]),
-            ["/prices/2/item_id"]
+            ["/lines/2/item_id"]
         );
         assert_eq!(
             pointers(vec![line(1, "1"), line(2, "1"), line(3, "1")]),
-            ["/prices/2/item_id"]
+            ["/lines/2/item_id"]
         );
         let many: Vec<PriceLine> = (0..2001).map(|i| line(i, "1")).collect();
-        assert_eq!(pointers(many), ["/prices"]);
+        assert_eq!(pointers(many), ["/lines"]);
     }
 
     #[test]
@@ -301,7 +306,7 @@ mod tests {
         };
         assert_eq!(
             sealed.canonical(),
-            r#"{"lot_id":"00000000-0000-0000-0000-00000000000b","prices":[{"item_id":"00000000-0000-0000-0000-000000000001","unit_price":"18.5"},{"item_id":"00000000-0000-0000-0000-000000000002","unit_price":"350"}],"received_at":"2027-01-10T09:00:00.000000Z","supplier_id":"00000000-0000-0000-0000-00000000000c","technical_offer":"Offre","tender_id":"00000000-0000-0000-0000-00000000000a","total":"6984.25","version":2}"#
+            r#"{"lines":[{"item_id":"00000000-0000-0000-0000-000000000001","unit_price":"18.5"},{"item_id":"00000000-0000-0000-0000-000000000002","unit_price":"350"}],"lot_id":"00000000-0000-0000-0000-00000000000b","received_at":"2027-01-10T09:00:00.000000Z","supplier_id":"00000000-0000-0000-0000-00000000000c","technical_offer":"Offre","tender_id":"00000000-0000-0000-0000-00000000000a","total":"6984.25","version":2}"#
         );
         assert_eq!(
             sealed.sha256(),

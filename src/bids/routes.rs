@@ -5,7 +5,7 @@ use actix_web::{delete, get, put, web, HttpResponse};
 
 use super::domain::{Bid, PutBid, Receipt};
 use super::store;
-use crate::auth::{Lead, SupplierUser};
+use crate::auth::{AdminOrLead, SupplierUser};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
 use crate::ids::{TenderId, TenderLotId};
@@ -101,8 +101,8 @@ pub async fn withdraw_bid(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Every current bid of a lot, late ones flagged (the group's lead), once the deadline has
-/// passed; before it, 409 `bids_sealed`.
+/// Every current bid of a lot, late ones flagged (the group's lead; an admin reads too), once
+/// the deadline has passed; before it, 409 `bids_sealed` whoever asks.
 #[utoipa::path(
     tag = "bids",
     params(("id" = Uuid, Path, description = "tender id"), ("lot_id" = Uuid, Path, description = "lot id")),
@@ -115,15 +115,16 @@ pub async fn withdraw_bid(
 #[get("/tenders/{id}/lots/{lot_id}/bids")]
 pub async fn lot_bids(
     state: web::Data<AppState>,
-    lead: Lead,
+    caller: AdminOrLead,
     path: web::Path<(TenderId, TenderLotId)>,
 ) -> Result<HttpResponse, ApiError> {
+    let AdminOrLead(caller) = caller;
     let (tender, lot) = path.into_inner();
     let clock = state.clock.clone();
     // A write transaction: it holds the tender until the bids still being received commit.
     let bids = state
         .db
-        .write(move |conn| store::lot_bids(conn, &lead, tender, lot, clock.as_ref()))
+        .write(move |conn| store::lot_bids(conn, &caller, tender, lot, clock.as_ref()))
         .await?;
     Ok(HttpResponse::Ok().json(bids))
 }

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 
 use super::domain::{Bid, BidStatus, CheckedBid, PriceLine, PutBid, Receipt, Sealed};
 use crate::audit::{self, Action, Actor, Change, EntityType};
-use crate::auth::{Lead, SupplierUser};
+use crate::auth::{Caller, SupplierUser};
 use crate::clock::Clock;
 use crate::db::types::{DbDecimal, DbTime};
 use crate::db::{DbConn, MultiBackend};
@@ -18,7 +18,7 @@ use crate::decimal::{Amount, UnitPrice};
 use crate::error::ApiError;
 use crate::ids::{BidId, SupplierId, TenderId, TenderItemId, TenderLotId};
 use crate::notifications::domain::MailKind;
-use crate::notifications::store::{enqueue, NewMail};
+use crate::notifications::store::{enqueue_sealed, NewMail};
 use crate::notifications::MailError;
 use crate::schema::{bid_prices, bids};
 use crate::tenders::domain::TenderStatus;
@@ -77,11 +77,10 @@ fn views(conn: &mut DbConn, rows: Vec<BidRow>) -> Result<Vec<Bid>, ApiError> {
         });
     }
     let suppliers: Vec<SupplierId> = rows.iter().map(|r| r.supplier_id).collect();
-    let names: HashMap<SupplierId, String> =
-        crate::suppliers::store::invitees(conn, &suppliers, &[])?
-            .into_iter()
-            .map(|s| (s.id, s.legal_name))
-            .collect();
+    let names: HashMap<SupplierId, String> = crate::suppliers::store::by_ids(conn, &suppliers)?
+        .into_iter()
+        .map(|s| (s.id, s.legal_name))
+        .collect();
     Ok(rows
         .into_iter()
         .map(|r| Bid {
@@ -99,6 +98,22 @@ fn views(conn: &mut DbConn, rows: Vec<BidRow>) -> Result<Vec<Bid>, ApiError> {
             sha256: r.sha256,
         })
         .collect())
+}
+
+/// Makes one supplier's changes on one lot take turns (PostgreSQL: a transaction-scoped
+/// advisory lock on the pair; SQLite writers already do), so two revisions sent at once get
+/// versions n and n+1, and a withdrawal sees the revision that committed before it.
+fn one_at_a_time(conn: &mut DbConn, lot: TenderLotId, supplier: SupplierId) -> QueryResult<()> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (lot.0, supplier.0).hash(&mut h);
+    let key = i64::from_ne_bytes(h.finish().to_ne_bytes());
+    crate::db::lock_on_postgres(conn, |pg| {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(key)
+            .execute(pg)
+            .map(|_| ())
+    })
 }
 
 /// The caller's versions on a lot, newest first (its own only: the filter is in SQL).
@@ -127,6 +142,7 @@ pub fn put(
     domain: &str,
 ) -> Result<Receipt, ApiError> {
     hold(conn, tender, Hold::Shared)?;
+    one_at_a_time(conn, lot, supplier.supplier)?;
     let ctx = lot_for_bidding(conn, &supplier.caller, tender, lot, clock.now())?;
     if !matches!(ctx.status, TenderStatus::Published | TenderStatus::Opened) {
         return Err(ApiError::conflict(
@@ -154,7 +170,7 @@ pub fn put(
     mail_receipt(conn, &ctx, supplier.supplier, &receipt, domain, now)?;
     audit::record(
         conn,
-        &Actor::from(&supplier.caller),
+        &Actor::Bidder,
         Change {
             action: Action::BidReceived,
             entity_type: EntityType::Bid,
@@ -226,7 +242,7 @@ fn mail_receipt(
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let group_name = crate::tenders::store::group_name(conn, ctx.group_id)?;
-    for s in crate::suppliers::store::invitees(conn, &[supplier], &[])? {
+    for s in crate::suppliers::store::by_ids(conn, &[supplier])? {
         let rendered = super::notices::bid_receipt(&super::notices::BidReceipt {
             lot: crate::tenders::notices::TenderLot {
                 group_name: group_name.clone(),
@@ -245,7 +261,7 @@ fn mail_receipt(
         })
         .map_err(MailError::from)?;
         for to in &s.contact_emails {
-            enqueue(
+            enqueue_sealed(
                 conn,
                 &NewMail {
                     kind: MailKind::BidReceipt,
@@ -257,6 +273,7 @@ fn mail_receipt(
                 },
                 domain,
                 now,
+                ctx.deadline,
             )?;
         }
     }
@@ -291,6 +308,7 @@ pub fn withdraw(
     clock: &dyn Clock,
 ) -> Result<(), ApiError> {
     hold(conn, tender, Hold::Shared)?;
+    one_at_a_time(conn, lot, supplier.supplier)?;
     let now = clock.now();
     let ctx = lot_for_bidding(conn, &supplier.caller, tender, lot, now)?;
     if now >= ctx.deadline {
@@ -307,16 +325,19 @@ pub fn withdraw(
         .first(conn)
         .optional()?;
     let id = current.ok_or_else(|| ApiError::not_found("bid"))?;
-    diesel::update(
+    let changed = diesel::update(
         bids::table
             .filter(bids::id.eq(id))
             .filter(bids::status.eq(BidStatus::Submitted)),
     )
     .set(bids::status.eq(BidStatus::Withdrawn))
     .execute(conn)?;
+    if changed != 1 {
+        return Err(ApiError::not_found("bid"));
+    }
     audit::record(
         conn,
-        &Actor::from(&supplier.caller),
+        &Actor::Bidder,
         Change {
             action: Action::BidWithdrawn,
             entity_type: EntityType::Bid,
@@ -329,27 +350,35 @@ pub fn withdraw(
     Ok(())
 }
 
-/// Every current bid of a lot (submitted, and late ones flagged), for the lead of the group,
-/// **only at or after the deadline**: before it, 409 `bids_sealed` whatever the caller. Holds
-/// the tender exclusively, so bids still being received commit (or fail) first.
+/// Every current bid of a lot (submitted, and late ones flagged), for the lead of the group
+/// (or an admin), **only at or after the deadline**: before it, 409 `bids_sealed` at once,
+/// without waiting for anything. From the deadline it holds the tender exclusively, so bids
+/// still being received commit (or fail) first.
 pub fn lot_bids(
     conn: &mut DbConn,
-    lead: &Lead,
+    caller: &Caller,
     tender: TenderId,
     lot: TenderLotId,
     clock: &dyn Clock,
 ) -> Result<Vec<Bid>, ApiError> {
-    hold(conn, tender, Hold::Exclusive)?;
-    let now = clock.now();
-    let ctx = lot_for_bidding(conn, &lead.caller, tender, lot, now)?;
-    if now < ctx.deadline {
-        return Err(ApiError::conflict(
+    let sealed = |deadline: DateTime<Utc>| {
+        ApiError::conflict(
             "bids_sealed",
             format!(
                 "bids stay sealed until the deadline, {}",
-                crate::dates::paris_local(ctx.deadline)
+                crate::dates::paris_local(deadline)
             ),
-        ));
+        )
+    };
+    let before = lot_for_bidding(conn, caller, tender, lot, clock.now())?;
+    if clock.now() < before.deadline {
+        return Err(sealed(before.deadline));
+    }
+    hold(conn, tender, Hold::Exclusive)?;
+    let now = clock.now();
+    let ctx = lot_for_bidding(conn, caller, tender, lot, now)?;
+    if now < ctx.deadline {
+        return Err(sealed(ctx.deadline));
     }
     let rows: Vec<BidRow> = bids::table
         .filter(bids::lot_id.eq(lot))

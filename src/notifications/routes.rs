@@ -41,9 +41,10 @@ pub async fn list_outbox(
             ApiError::invalid_field("/query/status", "must be pending, sending, sent or failed")
         })?),
     };
+    let now = state.clock.now();
     let rows = state
         .db
-        .query(move |conn| store::list(conn, status, page))
+        .query(move |conn| store::list(conn, status, page, now))
         .await?;
     Ok(HttpResponse::Ok().json(Paginated::from_rows(rows, page, |e| e.id)))
 }

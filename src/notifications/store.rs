@@ -58,6 +58,7 @@ struct NewOutboxRow<'a> {
     attempts: i64,
     next_attempt_at: DbTime,
     created_at: DbTime,
+    sealed_until: Option<DbTime>,
 }
 
 /// Writes `mail` to the outbox on `conn`, which must be inside the transaction of the change
@@ -67,6 +68,29 @@ pub fn enqueue(
     mail: &NewMail,
     domain: &str,
     now: DateTime<Utc>,
+) -> QueryResult<MailId> {
+    insert(conn, mail, domain, now, None)
+}
+
+/// Like [`enqueue`], for a mail that says who bid: it is left out of the admin's listing
+/// (`GET /api/v1/outbox`) until `sealed_until`, the tender's bid deadline. It is delivered
+/// at once like any other.
+pub fn enqueue_sealed(
+    conn: &mut DbConn,
+    mail: &NewMail,
+    domain: &str,
+    now: DateTime<Utc>,
+    sealed_until: DateTime<Utc>,
+) -> QueryResult<MailId> {
+    insert(conn, mail, domain, now, Some(DbTime::new(sealed_until)))
+}
+
+fn insert(
+    conn: &mut DbConn,
+    mail: &NewMail,
+    domain: &str,
+    now: DateTime<Utc>,
+    sealed_until: Option<DbTime>,
 ) -> QueryResult<MailId> {
     let id = MailId::new();
     let t = DbTime::new(now);
@@ -84,6 +108,7 @@ pub fn enqueue(
             attempts: 0,
             next_attempt_at: t,
             created_at: t,
+            sealed_until,
         })
         .execute(conn)?;
     Ok(id)
@@ -424,13 +449,23 @@ impl From<OutboxRow> for OutboxEntry {
     }
 }
 
-/// One page of the outbox, optionally of one status (admin: the handler's extractor).
+/// One page of the outbox as of `now`, optionally of one status (admin: the handler's
+/// extractor). Mails sealed until a later instant (bid receipts before the deadline) are left
+/// out.
 pub fn list(
     conn: &mut DbConn,
     status: Option<OutboxStatus>,
     page: Page,
+    now: DateTime<Utc>,
 ) -> Result<Vec<OutboxEntry>, ApiError> {
-    let mut q = outbox::table.select(OutboxRow::as_select()).into_boxed();
+    let mut q = outbox::table
+        .select(OutboxRow::as_select())
+        .filter(
+            outbox::sealed_until
+                .is_null()
+                .or(outbox::sealed_until.le(DbTime::new(now))),
+        )
+        .into_boxed();
     if let Some(s) = status {
         q = q.filter(outbox::status.eq(s));
     }

@@ -134,6 +134,33 @@ pub struct Invitee {
     pub contact_emails: Vec<String>,
 }
 
+/// The suppliers `ids`, for their notices.
+pub fn by_ids(conn: &mut DbConn, ids: &[SupplierId]) -> QueryResult<Vec<Invitee>> {
+    let rows: Vec<SupplierRow> = suppliers::table
+        .filter(suppliers::id.eq_any(ids.to_vec()))
+        .order(suppliers::id.asc())
+        .select(SupplierRow::as_select())
+        .load(conn)?;
+    Ok(rows.into_iter().map(Invitee::from).collect())
+}
+
+impl From<SupplierRow> for Invitee {
+    fn from(r: SupplierRow) -> Self {
+        let mut seen = std::collections::BTreeSet::new();
+        Invitee {
+            id: r.id,
+            legal_name: r.legal_name,
+            // One mail per address, however it was written.
+            contact_emails: r
+                .contact_emails
+                .0
+                .into_iter()
+                .filter(|e| seen.insert(e.to_lowercase()))
+                .collect(),
+        }
+    }
+}
+
 /// The suppliers listed in `listed` and those working in one of `divisions` (two-digit CPV
 /// divisions), each once, by id. Divisions are JSON lists: matched here, not in SQL.
 pub fn invitees(
@@ -150,10 +177,6 @@ pub fn invitees(
         .filter(|r| {
             listed.contains(&r.id) || r.cpv_divisions.0.iter().any(|d| divisions.contains(d))
         })
-        .map(|r| Invitee {
-            id: r.id,
-            legal_name: r.legal_name,
-            contact_emails: r.contact_emails.0,
-        })
+        .map(Invitee::from)
         .collect())
 }

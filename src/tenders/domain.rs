@@ -213,12 +213,13 @@ pub struct CreateTender {
     #[schema(min_items = 1, max_items = 10)]
     pub criteria: Vec<Criterion>,
     /// Price scoring method (default `proportional`).
+    #[serde(rename = "price_scoring")]
     pub price_method: Option<PriceMethod>,
     /// Lots (1–50), in order.
     #[schema(min_items = 1, max_items = 50)]
     pub lots: Vec<CreateLot>,
     /// Suppliers to invite besides those whose CPV divisions match a lot (at most 500).
-    #[serde(default)]
+    #[serde(default, rename = "invited_suppliers")]
     #[schema(max_items = 500)]
     pub suppliers: Vec<SupplierId>,
 }
@@ -277,7 +278,7 @@ impl CreateTender {
         let suppliers_ok = self.suppliers.len() <= MAX_LISTED_SUPPLIERS;
         c.check(
             suppliers_ok,
-            "/suppliers",
+            "/invited_suppliers",
             "must list at most 500 suppliers",
         );
         let criteria_ok = self.criteria.len() <= MAX_CRITERIA;
@@ -346,7 +347,9 @@ pub fn check_bid_deadline(
     if deadline <= now {
         return Err("is already past: set a later deadline before publishing".into());
     }
-    let min = now + chrono::Duration::days(i64::from(min_days));
+    let min = now
+        .checked_add_signed(chrono::Duration::days(i64::from(min_days)))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     if deadline < min {
         return Err(format!(
             "must leave bidders at least {min_days} days for this procedure (from now: {})",
@@ -487,6 +490,7 @@ pub struct Tender {
     /// Duration of the contracts in months (from the campaign).
     pub contract_months: u32,
     /// Price scoring method.
+    #[serde(rename = "price_scoring")]
     pub price_method: PriceMethod,
     /// Criteria.
     pub criteria: Vec<Criterion>,
@@ -502,8 +506,9 @@ pub struct Tender {
     pub created_at: DateTime<Utc>,
     /// Lots.
     pub lots: Vec<Lot>,
-    /// Suppliers listed by the lead (absent for suppliers).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Suppliers the lead listed to invite, besides those whose CPV divisions match an item
+    /// (absent for suppliers).
+    #[serde(rename = "invited_suppliers", skip_serializing_if = "Option::is_none")]
     pub listed_suppliers: Option<Vec<SupplierId>>,
 }
 

@@ -344,7 +344,7 @@ pub fn insert(
     for (k, s) in new.suppliers.iter().enumerate() {
         if !known.contains(s) {
             errors.push(FieldError::new(
-                format!("/suppliers/{k}"),
+                format!("/invited_suppliers/{k}"),
                 "is not a supplier",
             ));
         }
@@ -419,13 +419,7 @@ pub fn insert(
                             item_id: item_row.id,
                             member_id,
                         })
-                        .execute(conn)
-                        .on_unique("tender_needs_pkey", || {
-                            ApiError::conflict(
-                                "need_in_another_tender",
-                                format!("need {need_id} was put in another tender meanwhile"),
-                            )
-                        })?;
+                        .execute(conn)?;
                 }
             }
         }
@@ -708,7 +702,7 @@ pub fn cancel(
         .select(tender_invitations::supplier_id)
         .load(conn)?;
     let group = crate::groups::store::notice_recipients(conn, row.group_id)?;
-    for s in crate::suppliers::store::invitees(conn, &invited, &[])? {
+    for s in crate::suppliers::store::by_ids(conn, &invited)? {
         let rendered = super::notices::tender_cancelled(&TenderCancelled {
             group_name: group.name.clone(),
             tender_reference: row.reference.clone(),

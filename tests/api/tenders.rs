@@ -103,7 +103,7 @@ fn tender_body(f: &Fixture, reference: &str, lots: Value) -> Value {
             {"name": "Performance environnementale", "weight": "10", "kind": "environmental"}
         ],
         "lots": lots,
-        "suppliers": [f.suppliers[1]]
+        "invited_suppliers": [f.suppliers[1]]
     })
 }
 
@@ -154,12 +154,12 @@ both_backends! {
         no_env["criteria"] = json!([{"name": "Prix", "weight": "100", "kind": "price"}]);
         app.post("/api/v1/tenders", &f.s.lead, no_env).await.invalid("/criteria"); // after 2026-08-22
         let mut bad = tender_body(&f, "2027 grp", lots.clone());
-        bad["suppliers"] = json!([uuid::Uuid::now_v7()]);
+        bad["invited_suppliers"] = json!([uuid::Uuid::now_v7()]);
         let res = app.post("/api/v1/tenders", &f.s.lead, bad).await;
         res.invalid("/reference");
         let mut ghost = tender_body(&f, "X", lots.clone());
-        ghost["suppliers"] = json!([uuid::Uuid::now_v7()]);
-        app.post("/api/v1/tenders", &f.s.lead, ghost).await.invalid("/suppliers/0");
+        ghost["invited_suppliers"] = json!([uuid::Uuid::now_v7()]);
+        app.post("/api/v1/tenders", &f.s.lead, ghost).await.invalid("/invited_suppliers/0");
         let too_many: Vec<Value> = (0..51).map(|i| json!({"title": format!("L{i}"), "need_ids": [f.needs[0]]})).collect();
         app.post("/api/v1/tenders", &f.s.lead, tender_body(&f, "X", json!(too_many))).await.invalid("/lots");
         let other_lead = app.token(Role::Lead, Some("BMH"), None);
@@ -172,7 +172,7 @@ both_backends! {
         let t = standard_tender(&app, &f).await;
         assert_eq!((t["status"].as_str(), t["reference"].as_str(), t["contract_months"].as_i64()), (Some("draft"), Some("2027-GRP-004"), Some(12)));
         assert_eq!(t["bid_deadline"], "2027-02-01T11:00:00Z");
-        assert_eq!(t["price_method"], "proportional");
+        assert_eq!(t["price_scoring"], "proportional");
         let lot1 = &t["lots"][0];
         assert_eq!((lot1["number"].as_i64(), lot1["status"].as_str()), (Some(1), Some("active")));
         let items = lot1["items"].as_array().unwrap();
@@ -184,7 +184,7 @@ both_backends! {
             {"member_code": "NMH", "quantity": "100", "need_ids": [f.needs[0]]}
         ]));
         assert_eq!(t["lots"][1]["items"][0]["unit"], "l");
-        assert_eq!(t["listed_suppliers"], json!([f.suppliers[1]]));
+        assert_eq!(t["invited_suppliers"], json!([f.suppliers[1]]));
         let campaign = app.get(&format!("/api/v1/campaigns/{}", f.s.campaign), &f.s.lead).await.ok(200);
         assert_eq!(campaign["status"], "frozen");
         // A need goes in one tender only; a reference is used once.
@@ -241,7 +241,7 @@ both_backends! {
         // Suppliers see the tenders they were invited to, without the members' shares.
         let seen = app.get(&format!("/api/v1/tenders/{id}"), &invited).await.ok(200);
         assert_eq!(seen["lots"][0]["items"][1]["quantity"], "150.5");
-        assert!(seen["lots"][0]["items"][1].get("members").is_none() && seen.get("listed_suppliers").is_none(), "{seen}");
+        assert!(seen["lots"][0]["items"][1].get("members").is_none() && seen.get("invited_suppliers").is_none(), "{seen}");
         app.get(&format!("/api/v1/tenders/{id}"), &stranger).await.problem(404, "not_found");
         assert_eq!(app.get("/api/v1/tenders", &invited).await.ok(200)["items"].as_array().unwrap().len(), 1);
         assert_eq!(app.get("/api/v1/tenders", &stranger).await.ok(200)["items"], json!([]));
@@ -343,14 +343,14 @@ both_backends! {
         let item = t["lots"][1]["items"][0]["id"].as_str().unwrap();
         let bid = format!("/api/v1/tenders/{id}/lots/{lot}/bid");
         let bids = format!("{bid}s");
-        let body = json!({"prices": [{"item_id": item, "unit_price": "1.2"}]});
+        let body = json!({"lines": [{"item_id": item, "unit_price": "1.2"}]});
         type BidExpected = [u16; 4];
         let rows: Vec<(&str, Option<&str>, BidExpected)> = vec![
             ("lead", Some(f.s.lead.as_str()), [403, 403, 403, 409]),
             ("officer", Some(f.s.nmh.as_str()), [403, 403, 403, 403]),
             ("other group's lead", Some(other_group_lead.as_str()), [403, 403, 403, 404]),
             ("uninvited supplier", Some(uninvited.as_str()), [404, 404, 404, 403]),
-            ("admin", Some(app.admin.as_str()), [403, 403, 403, 403]),
+            ("admin", Some(app.admin.as_str()), [403, 403, 403, 409]),
             ("no token", None, [401, 401, 401, 401]),
             ("invited supplier", Some(invited.as_str()), [201, 200, 204, 403]),
         ];
@@ -431,15 +431,15 @@ both_backends! {
         let s0 = app.token(Role::Supplier, None, Some(f.suppliers[0].parse::<SupplierId>().unwrap()));
         let s1 = app.token(Role::Supplier, None, Some(f.suppliers[1].parse::<SupplierId>().unwrap()));
         let s2 = app.token(Role::Supplier, None, Some(f.suppliers[2].parse::<SupplierId>().unwrap()));
-        let body = |doors: &str, paint: &str| json!({"prices": [
+        let body = |doors: &str, paint: &str| json!({"lines": [
             {"item_id": items[0], "unit_price": doors}, {"item_id": items[1], "unit_price": paint}
         ], "technical_offer": "Deux couches, teinte RAL 9010"});
 
         // Refusals name the item and store nothing.
-        put_bid(&app, &s0, &path, json!({"prices": [{"item_id": items[0], "unit_price": "1"}]})).await.invalid("/prices");
-        put_bid(&app, &s0, &path, json!({"prices": [{"item_id": items[0], "unit_price": "1"}, {"item_id": items[1], "unit_price": "1"}, {"item_id": items[0], "unit_price": "2"}]})).await.invalid("/prices/2/item_id");
-        put_bid(&app, &s0, &path, json!({"prices": [{"item_id": items[0], "unit_price": "1"}, {"item_id": items[1], "unit_price": "1"}, {"item_id": uuid::Uuid::now_v7(), "unit_price": "2"}]})).await.invalid("/prices/2/item_id");
-        put_bid(&app, &s0, &path, json!({"prices": [{"item_id": items[0], "unit_price": 1}, {"item_id": items[1], "unit_price": "1"}]})).await.invalid("/prices/0/unit_price");
+        put_bid(&app, &s0, &path, json!({"lines": [{"item_id": items[0], "unit_price": "1"}]})).await.invalid("/lines");
+        put_bid(&app, &s0, &path, json!({"lines": [{"item_id": items[0], "unit_price": "1"}, {"item_id": items[1], "unit_price": "1"}, {"item_id": items[0], "unit_price": "2"}]})).await.invalid("/lines/2/item_id");
+        put_bid(&app, &s0, &path, json!({"lines": [{"item_id": items[0], "unit_price": "1"}, {"item_id": items[1], "unit_price": "1"}, {"item_id": uuid::Uuid::now_v7(), "unit_price": "2"}]})).await.invalid("/lines/2/item_id");
+        put_bid(&app, &s0, &path, json!({"lines": [{"item_id": items[0], "unit_price": 1}, {"item_id": items[1], "unit_price": "1"}]})).await.invalid("/lines/0/unit_price");
         put_bid(&app, &s2, &path, body("1", "1")).await.problem(404, "not_found");
         put_bid(&app, &f.s.lead, &path, body("1", "1")).await.problem(403, "forbidden");
         assert_eq!(app.count("bids"), 0);
@@ -450,7 +450,7 @@ both_backends! {
         assert_eq!(r["total"], "6984.25", "12 × 350 + 150.5 × 18.50, exact");
         // The receipt's hash, recomputed from the canonical form of docs/bids.md.
         let canonical = format!(
-            r#"{{"lot_id":"{lot}","prices":[{{"item_id":"{a}","unit_price":"{pa}"}},{{"item_id":"{b}","unit_price":"{pb}"}}],"received_at":"2026-11-30T08:00:00.000000Z","supplier_id":"{s}","technical_offer":"Deux couches, teinte RAL 9010","tender_id":"{t}","total":"6984.25","version":1}}"#,
+            r#"{{"lines":[{{"item_id":"{a}","unit_price":"{pa}"}},{{"item_id":"{b}","unit_price":"{pb}"}}],"lot_id":"{lot}","received_at":"2026-11-30T08:00:00.000000Z","supplier_id":"{s}","technical_offer":"Deux couches, teinte RAL 9010","tender_id":"{t}","total":"6984.25","version":1}}"#,
             a = items.iter().min().unwrap(), b = items.iter().max().unwrap(),
             pa = if items[0] < items[1] { "350" } else { "18.5" }, pb = if items[0] < items[1] { "18.5" } else { "350" },
             s = f.suppliers[0], t = t["id"].as_str().unwrap(),
@@ -459,17 +459,22 @@ both_backends! {
 
         // Sealed: nobody but the bidder reads it before the deadline.
         app.get(&bids_path, &f.s.lead).await.problem(409, "bids_sealed");
-        app.get(&bids_path, &app.admin).await.problem(403, "forbidden");
+        app.get(&bids_path, &app.admin).await.problem(409, "bids_sealed");
         app.get(&bids_path, &s0).await.problem(403, "forbidden");
         app.get(&path, &s1).await.problem(404, "not_found");
         let mine = app.get(&path, &s0).await.ok(200);
         assert_eq!((mine["version"].as_i64(), mine["total"].as_str()), (Some(1), Some("6984.25")));
-        // The journal keeps a hash, and shows the lead nothing of it.
+        // The journal keeps a hash and no bidder, and shows the lead nothing of it.
         let lead_journal = app.get("/api/v1/audit?limit=200", &f.s.lead).await.ok(200);
         assert!(!lead_journal.to_string().contains("bid."), "{lead_journal}");
         let all = app.get("/api/v1/audit?action=bid.received", &app.admin).await.ok(200);
         let event = &all["items"][0];
         assert_eq!(event["data"], json!({"sha256": r["sha256"]}));
+        assert_eq!(event["actor"], json!({"kind": "bidder"}));
+        assert!(!all.to_string().contains(&f.suppliers[0]), "{all}");
+        // The outbox listing hides the receipts (their recipients say who bid) until the deadline.
+        let outbox = app.get("/api/v1/outbox?limit=500", &app.admin).await.ok(200);
+        assert!(!outbox.to_string().contains("bid_receipt") && !outbox.to_string().contains("Accusé"), "{outbox}");
 
         put_bid(&app, &s1, &path, body("300", "20")).await.ok(201);
         app.clock.advance(chrono::Duration::hours(1));
@@ -489,15 +494,21 @@ both_backends! {
             .map(|b| (b["version"].as_i64().unwrap(), b["status"].as_str().unwrap(), b["supplier_name"].as_str().unwrap()))
             .collect();
         assert_eq!(seen, [(2, "submitted", "BTP Ouest"), (3, "late", "BTP Ouest")], "v1 superseded, the withdrawn bid absent");
-        assert_eq!(opened[0]["prices"].as_array().unwrap().len(), 2);
+        assert_eq!(opened[0]["lines"].as_array().unwrap().len(), 2);
         app.get(&bids_path, &s0).await.problem(403, "forbidden");
         assert_eq!(app.get(&path, &s0).await.ok(200)["version"], 3, "suppliers still see only their own");
+        assert_eq!(app.get(&bids_path, &app.admin).await.ok(200).as_array().unwrap().len(), 2, "the admin reads from the deadline too");
+        let outbox = app.get("/api/v1/outbox?limit=500", &app.admin).await.ok(200);
+        assert_eq!(outbox["items"].as_array().unwrap().iter().filter(|m| m["kind"] == "bid_receipt").count(), 7, "shown from the deadline");
+        // After the deadline, still late.
+        app.clock.advance(chrono::Duration::seconds(1));
+        assert_eq!(put_bid(&app, &s0, &path, body("2", "2")).await.ok(201)["status"], "late");
 
         // Receipts over SMTP: one per version and address.
         let smtp = SmtpServer::start();
         app.worker(app.smtp_mailer(smtp.port)).drain().await.unwrap();
         let receipts: Vec<_> = smtp.messages().into_iter().filter(|m| m.subject.contains("Accusé") || m.subject.contains("hors délai")).collect();
-        assert_eq!(receipts.len(), 2 + 1 + 2 + 2, "s0 v1, s1 v1, s0 v2, s0 v3 late");
+        assert_eq!(receipts.len(), 2 + 1 + 2 + 2 + 2, "s0 v1, s1 v1, s0 v2, s0 v3 and v4 late");
         let first = receipts.iter().find(|m| m.subject.contains("version 1") && m.rcpt.contains(&"devis@btp-ouest.fr".to_owned())).unwrap();
         assert!(first.text.contains(r["sha256"].as_str().unwrap()), "{}", first.text);
         assert!(receipts.iter().any(|m| m.subject.contains("hors délai")));
@@ -541,7 +552,7 @@ async fn bids_racing_the_deadline_on_postgres_are_never_on_time_after_it() {
             .unwrap()
             .into();
     app.clock.set(deadline - chrono::Duration::microseconds(5));
-    let body = json!({"prices": [{"item_id": items[0], "unit_price": "300"}, {"item_id": items[1], "unit_price": "20"}]});
+    let body = json!({"lines": [{"item_id": items[0], "unit_price": "300"}, {"item_id": items[1], "unit_price": "20"}]});
     let bids = futures_util::future::join_all(
         tokens
             .iter()
@@ -568,4 +579,56 @@ async fn bids_racing_the_deadline_on_postgres_are_never_on_time_after_it() {
         let at: chrono::DateTime<chrono::Utc> = b["received_at"].as_str().unwrap().parse().unwrap();
         assert_eq!(b["status"] == "submitted", at < deadline, "{b}");
     }
+}
+
+both_backends! {
+    async fn an_environmental_criterion_is_checked_again_at_publication(app) {
+        let f = fixture(&app).await;
+        close(&app, &f).await;
+        // Created on 21 August 2026 without one (allowed then)…
+        app.clock.set(chrono::DateTime::parse_from_rfc3339("2026-08-21T10:00:00Z").unwrap().into());
+        let mut body = tender_body(&f, "2026-AOUT", json!([{"title": "Peinture", "need_ids": [f.needs[0]]}]));
+        body["criteria"] = json!([{"name": "Prix", "weight": "70", "kind": "price"}, {"name": "Technique", "weight": "30", "kind": "quality"}]);
+        let t = app.post("/api/v1/tenders", &f.s.lead, body).await.ok(201);
+        // …and published on the 22nd: refused.
+        app.clock.set(chrono::DateTime::parse_from_rfc3339("2026-08-22T10:00:00Z").unwrap().into());
+        app.post(&publish(t["id"].as_str().unwrap()), &f.s.lead, json!({})).await.invalid("/criteria");
+    }
+}
+
+#[actix_rt::test]
+async fn revisions_sent_at_once_by_one_supplier_get_distinct_versions_on_postgres() {
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    let f = fixture(&app).await;
+    let (t, lot, items) = published(&app, &f).await;
+    let path = bid_path(&t, &lot);
+    let s0 = app.token(
+        Role::Supplier,
+        None,
+        Some(f.suppliers[0].parse::<SupplierId>().unwrap()),
+    );
+    let body = json!({"lines": [{"item_id": items[0], "unit_price": "300"}, {"item_id": items[1], "unit_price": "20"}]});
+    let results =
+        futures_util::future::join_all((0..6).map(|_| put_bid(&app, &s0, &path, body.clone())))
+            .await;
+    let mut versions: Vec<i64> = results
+        .iter()
+        .map(|r| r.ok(201)["version"].as_i64().unwrap())
+        .collect();
+    versions.sort();
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
+    app.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2027-02-01T11:00:00Z")
+            .unwrap()
+            .into(),
+    );
+    let current = app.get(&format!("{path}s"), &f.s.lead).await.ok(200);
+    assert_eq!(
+        current.as_array().unwrap().len(),
+        1,
+        "one current version: {current}"
+    );
+    assert_eq!(current[0]["version"], 6);
 }

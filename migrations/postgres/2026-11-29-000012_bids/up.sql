@@ -20,3 +20,7 @@ CREATE TABLE bid_prices (
     unit_price NUMERIC NOT NULL,
     PRIMARY KEY (bid_id, item_id)
 );
+
+-- A bid's receipt is hidden from the outbox listing until the tender's deadline: its
+-- recipient and subject would tell the admin who bid.
+ALTER TABLE outbox ADD COLUMN sealed_until TIMESTAMPTZ;
