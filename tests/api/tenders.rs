@@ -472,6 +472,11 @@ both_backends! {
         assert_eq!(event["data"], json!({"sha256": r["sha256"]}));
         assert_eq!(event["actor"], json!({"kind": "bidder"}));
         assert!(!all.to_string().contains(&f.suppliers[0]), "{all}");
+        // No metric series for a supplier's bid routes (the registry is the process's: this
+        // holds whatever other tests ran), while the lead's read is counted as usual.
+        let metrics = app.get("/metrics", &app.admin).await.body;
+        assert!(!metrics.contains("/bid\""), "a bid route in the metrics");
+        assert!(metrics.contains("/bids\""), "the lead's sealed read is counted: {metrics}");
         // The outbox listing hides the receipts (their recipients say who bid) until the deadline.
         let outbox = app.get("/api/v1/outbox?limit=500", &app.admin).await.ok(200);
         assert!(!outbox.to_string().contains("bid_receipt") && !outbox.to_string().contains("Accusé"), "{outbox}");
