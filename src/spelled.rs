@@ -32,22 +32,34 @@ pub trait Spelled: Serialize + DeserializeOwned {
 /// ```
 #[macro_export]
 macro_rules! stored_enum {
+    // The serde case is written out in each arm, never passed as a macro fragment: utoipa's
+    // derive does not read a `rename_all` whose value comes from a `$case:literal` (the
+    // OpenAPI document then listed Rust names while the API sent snake_case).
     ($(#[$attr:meta])* pub enum $name:ident { $($(#[$vattr:meta])* $variant:ident),* $(,)? }) => {
-        $crate::stored_enum! {
-            @spelled "snake_case"
-            $(#[$attr])* pub enum $name { $($(#[$vattr])* $variant),* }
-        }
-    };
-    // Another serde case for spellings set by a standard, e.g. DECP's `"HORS-UE"`
-    // (`@spelled "SCREAMING-KEBAB-CASE"`).
-    (@spelled $case:literal $(#[$attr:meta])* pub enum $name:ident { $($(#[$vattr:meta])* $variant:ident),* $(,)? }) => {
         $(#[$attr])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash,
             serde::Serialize, serde::Deserialize, utoipa::ToSchema,
             diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
         )]
-        #[serde(rename_all = $case)]
+        #[serde(rename_all = "snake_case")]
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        pub enum $name {
+            $($(#[$vattr])* $variant),*
+        }
+
+        impl $crate::spelled::Spelled for $name {}
+        $crate::spelled_column!($name);
+    };
+    // Spellings set by a standard in upper case with dashes, e.g. DECP's `"HORS-UE"`.
+    (@screaming_kebab $(#[$attr:meta])* pub enum $name:ident { $($(#[$vattr:meta])* $variant:ident),* $(,)? }) => {
+        $(#[$attr])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash,
+            serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+            diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
+        )]
+        #[serde(rename_all = "SCREAMING-KEBAB-CASE")]
         #[diesel(sql_type = diesel::sql_types::Text)]
         pub enum $name {
             $($(#[$vattr])* $variant),*

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::validate::{check_siret, Checks};
 
 crate::stored_enum! {
-    @spelled "SCREAMING-KEBAB-CASE"
+    @screaming_kebab
     /// DECP 2.0's identifier types.
     pub enum IdentifierType {
         /// French establishment number (14 digits, Luhn).

@@ -237,6 +237,14 @@ both_backends! {
 
     async fn openapi_documents_every_error_as_problem_json_and_parameters_as_read(app) {
         let doc = app.call(Method::GET, "/openapi.json", None, None).await.ok(200);
+        // Stored enums are documented with the spellings the API sends.
+        for (schema, spelled) in [
+            ("EntityType", "token"), ("NeedStatus", "submitted"), ("TenderStatus", "published"),
+            ("BidStatus", "late"), ("Procedure", "open_tender"), ("IdentifierType", "HORS-UE"),
+        ] {
+            let values = &doc["components"]["schemas"][schema]["enum"];
+            assert!(values.as_array().is_some_and(|v| v.contains(&serde_json::json!(spelled))), "{schema}: {values}");
+        }
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
                 let responses = op["responses"].as_object().unwrap();
