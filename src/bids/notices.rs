@@ -1,6 +1,16 @@
-//! The bid's notices: the receipt of every bid version, sent to the bidder.
+//! The bid's notices: the receipt of every bid version, rendered and enqueued here for the
+//! bidder.
 
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use super::domain::{BidStatus, Receipt};
+use crate::db::DbConn;
+use crate::ids::SupplierId;
+use crate::notifications::domain::MailKind;
+use crate::notifications::store::{enqueue_each, ToEach};
+use crate::notifications::MailError;
+use crate::tenders::store::BidLot;
 
 use crate::dates::french_datetime;
 use crate::decimal::Amount;
@@ -54,6 +64,47 @@ pub fn bid_receipt(n: &BidReceipt) -> Result<Rendered, askama::Error> {
         )
     };
     crate::notifications::templates::render(subject, &ReceiptText { n }, &ReceiptHtml { n })
+}
+
+/// Enqueues the receipt of a version to every address of `supplier`, in the bid's
+/// transaction. The mails stay out of the admin's outbox listing until the deadline: they
+/// say who bid. `total` is the version's exact total (shown to the cent).
+pub fn enqueue_receipt(
+    conn: &mut DbConn,
+    lot: &BidLot,
+    supplier: SupplierId,
+    receipt: &Receipt,
+    total: Decimal,
+    domain: &str,
+    now: DateTime<Utc>,
+) -> Result<(), MailError> {
+    let group_name = crate::groups::store::name_of(conn, lot.group_id)?;
+    for s in crate::suppliers::store::by_ids(conn, &[supplier])? {
+        let rendered = bid_receipt(&BidReceipt {
+            lot: TenderLot {
+                group_name: group_name.clone(),
+                tender_reference: lot.reference.clone(),
+                tender_title: lot.title.clone(),
+                lot_number: lot.lot_number,
+                lot_title: lot.lot_title.clone(),
+            },
+            supplier_name: s.legal_name.clone(),
+            version: receipt.version,
+            received_at: receipt.received_at,
+            total: Amount::from_rounded(total).unwrap_or(Amount::ZERO),
+            sha256: receipt.sha256.clone(),
+            late: receipt.status == BidStatus::Late,
+        })?;
+        let mails = ToEach {
+            kind: MailKind::BidReceipt,
+            rendered: &rendered,
+            to: &s.contact_emails,
+            dedup: format!("bid_receipt:{}", receipt.bid_id),
+            sealed_until: Some(lot.deadline),
+        };
+        enqueue_each(conn, &mails, domain, now)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

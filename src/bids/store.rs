@@ -14,12 +14,9 @@ use crate::auth::{Caller, SupplierUser};
 use crate::clock::Clock;
 use crate::db::types::{DbDecimal, DbTime};
 use crate::db::{DbConn, MultiBackend};
-use crate::decimal::{Amount, UnitPrice};
+use crate::decimal::UnitPrice;
 use crate::error::ApiError;
 use crate::ids::{BidId, SupplierId, TenderId, TenderItemId, TenderLotId};
-use crate::notifications::domain::MailKind;
-use crate::notifications::store::{enqueue_sealed, NewMail};
-use crate::notifications::MailError;
 use crate::schema::{bid_prices, bids};
 use crate::tenders::domain::TenderStatus;
 use crate::tenders::store::{hold, lot_for_bidding, BidLot, Hold};
@@ -167,7 +164,15 @@ pub fn put(
     }
     let row = insert(conn, &ctx, supplier.supplier, version, &checked, late, now)?;
     let receipt = receipt(&row);
-    mail_receipt(conn, &ctx, supplier.supplier, &receipt, domain, now)?;
+    super::notices::enqueue_receipt(
+        conn,
+        &ctx,
+        supplier.supplier,
+        &receipt,
+        row.total.0,
+        domain,
+        now,
+    )?;
     audit::record(
         conn,
         &Actor::Bidder,
@@ -231,53 +236,6 @@ fn insert(
             .execute(conn)?;
     }
     Ok(row)
-}
-
-fn mail_receipt(
-    conn: &mut DbConn,
-    ctx: &BidLot,
-    supplier: SupplierId,
-    receipt: &Receipt,
-    domain: &str,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let group_name = crate::tenders::store::group_name(conn, ctx.group_id)?;
-    for s in crate::suppliers::store::by_ids(conn, &[supplier])? {
-        let rendered = super::notices::bid_receipt(&super::notices::BidReceipt {
-            lot: crate::tenders::notices::TenderLot {
-                group_name: group_name.clone(),
-                tender_reference: ctx.reference.clone(),
-                tender_title: ctx.title.clone(),
-                lot_number: ctx.lot_number,
-                lot_title: ctx.lot_title.clone(),
-            },
-            supplier_name: s.legal_name.clone(),
-            version: receipt.version,
-            received_at: receipt.received_at,
-            total: Amount::from_rounded(receipt.total.parse().unwrap_or_default())
-                .unwrap_or(Amount::ZERO),
-            sha256: receipt.sha256.clone(),
-            late: receipt.status == BidStatus::Late,
-        })
-        .map_err(MailError::from)?;
-        for to in &s.contact_emails {
-            enqueue_sealed(
-                conn,
-                &NewMail {
-                    kind: MailKind::BidReceipt,
-                    to: to.clone(),
-                    subject: rendered.subject.clone(),
-                    text: rendered.text.clone(),
-                    html: rendered.html.clone(),
-                    dedup_key: Some(format!("bid_receipt:{}:{to}", receipt.bid_id)),
-                },
-                domain,
-                now,
-                ctx.deadline,
-            )?;
-        }
-    }
-    Ok(())
 }
 
 /// The caller's latest version on the lot (any status), or 404.
@@ -361,24 +319,23 @@ pub fn lot_bids(
     lot: TenderLotId,
     clock: &dyn Clock,
 ) -> Result<Vec<Bid>, ApiError> {
-    let sealed = |deadline: DateTime<Utc>| {
+    let ctx = lot_for_bidding(conn, caller, tender, lot, clock.now())?;
+    let sealed = || {
         ApiError::conflict(
             "bids_sealed",
             format!(
                 "bids stay sealed until the deadline, {}",
-                crate::dates::paris_local(deadline)
+                crate::dates::paris_local(ctx.deadline)
             ),
         )
     };
-    let before = lot_for_bidding(conn, caller, tender, lot, clock.now())?;
-    if clock.now() < before.deadline {
-        return Err(sealed(before.deadline));
+    if clock.now() < ctx.deadline {
+        return Err(sealed());
     }
     hold(conn, tender, Hold::Exclusive)?;
-    let now = clock.now();
-    let ctx = lot_for_bidding(conn, caller, tender, lot, now)?;
-    if now < ctx.deadline {
-        return Err(sealed(ctx.deadline));
+    // A deadline never moves: once the lock is held, only the clock is read again.
+    if clock.now() < ctx.deadline {
+        return Err(sealed());
     }
     let rows: Vec<BidRow> = bids::table
         .filter(bids::lot_id.eq(lot))

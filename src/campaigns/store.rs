@@ -178,18 +178,12 @@ pub fn list(
     Ok(rows.into_iter().map(|r| r.into_view(now)).collect())
 }
 
-/// How a transaction holds a campaign row until it ends (PostgreSQL; SQLite writers take turns
-/// anyway).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hold {
-    /// Changing one of its needs: many at once, but not while it closes.
-    Shared,
-    /// Closing it: waits for the need changes under way, and later ones see it closed.
-    Exclusive,
-}
+pub use crate::db::Hold;
 
 /// Locks campaign `id` for the rest of the caller's transaction, so that a need submitted
-/// while the campaign is being closed either commits before the close or sees it closed.
+/// while the campaign is being closed either commits before the close or sees it closed:
+/// changing one of its needs holds it shared (many at once, not while it closes); closing it
+/// holds it exclusively (waits for the need changes under way).
 pub fn hold(conn: &mut DbConn, id: CampaignId, mode: Hold) -> QueryResult<()> {
     crate::db::lock_on_postgres(conn, |pg| {
         let row = campaigns::table

@@ -411,6 +411,17 @@ pub fn lock_due_outbox(
     Ok(ids)
 }
 
+/// How a transaction holds a row until it ends, for the features' `hold` functions
+/// (PostgreSQL `FOR SHARE` / `FOR UPDATE` through [`lock_on_postgres`]; SQLite writers take
+/// turns anyway).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Many holders at once; waits for an exclusive holder.
+    Shared,
+    /// One holder; waits for every other holder.
+    Exclusive,
+}
+
 /// Runs `f` on PostgreSQL only, for row locks taken inside a write transaction (`FOR SHARE`,
 /// `FOR UPDATE`). SQLite needs none: the `BEGIN IMMEDIATE` of [`write_tx`] already makes
 /// writers take turns.

@@ -299,10 +299,7 @@ pub struct Recipient {
 /// The name and members of group `id` (for notices; no caller scope: the calling feature
 /// already scoped the object the notice is about).
 pub fn notice_recipients(conn: &mut DbConn, id: GroupId) -> QueryResult<Recipients> {
-    let name: String = groups::table
-        .filter(groups::id.eq(id))
-        .select(groups::name)
-        .first(conn)?;
+    let name = name_of(conn, id)?;
     let ids: Vec<MemberId> = group_members::table
         .filter(group_members::group_id.eq(id))
         .select(group_members::member_id)
@@ -320,6 +317,14 @@ pub fn notice_recipients(conn: &mut DbConn, id: GroupId) -> QueryResult<Recipien
             })
             .collect(),
     })
+}
+
+/// The name of group `id`, for notices that name the group and go to others than its members.
+pub fn name_of(conn: &mut DbConn, id: GroupId) -> QueryResult<String> {
+    groups::table
+        .filter(groups::id.eq(id))
+        .select(groups::name)
+        .first(conn)
 }
 
 /// Codes of the members of group `id` that have not signed its convention, sorted.

@@ -72,17 +72,48 @@ pub fn enqueue(
     insert(conn, mail, domain, now, None)
 }
 
-/// Like [`enqueue`], for a mail that says who bid: it is left out of the admin's listing
-/// (`GET /api/v1/outbox`) until `sealed_until`, the tender's bid deadline. It is delivered
-/// at once like any other.
-pub fn enqueue_sealed(
+/// One notice for every address of one recipient (a supplier's contact addresses).
+#[derive(Debug, Clone)]
+pub struct ToEach<'a> {
+    /// What kind of notice.
+    pub kind: MailKind,
+    /// The rendered notice, the same for every address.
+    pub rendered: &'a super::templates::Rendered,
+    /// The addresses; each gets one message.
+    pub to: &'a [String],
+    /// Dedup key prefix: each message's key is `{dedup}:{address}`.
+    pub dedup: String,
+    /// For a mail that says who bid: left out of the admin's listing (`GET /api/v1/outbox`)
+    /// until this instant, the tender's bid deadline. It is delivered at once all the same.
+    pub sealed_until: Option<DateTime<Utc>>,
+}
+
+/// Writes one message per address of `mails.to` to the outbox, on `conn` inside the
+/// caller's transaction (see [`enqueue`]).
+pub fn enqueue_each(
     conn: &mut DbConn,
-    mail: &NewMail,
+    mails: &ToEach<'_>,
     domain: &str,
     now: DateTime<Utc>,
-    sealed_until: DateTime<Utc>,
-) -> QueryResult<MailId> {
-    insert(conn, mail, domain, now, Some(DbTime::new(sealed_until)))
+) -> QueryResult<()> {
+    for to in mails.to {
+        let mail = NewMail {
+            kind: mails.kind,
+            to: to.clone(),
+            subject: mails.rendered.subject.clone(),
+            text: mails.rendered.text.clone(),
+            html: mails.rendered.html.clone(),
+            dedup_key: Some(format!("{}:{to}", mails.dedup)),
+        };
+        insert(
+            conn,
+            &mail,
+            domain,
+            now,
+            mails.sealed_until.map(DbTime::new),
+        )?;
+    }
+    Ok(())
 }
 
 fn insert(

@@ -1,8 +1,15 @@
 //! The tender's notices: the invitation to bid (sent to each invited supplier on
-//! publication). [`TenderLot`] names a tender and lot in the notices of bids, awards and
-//! contracts.
+//! publication) and the *déclaration sans suite*, rendered and enqueued here.
+//! [`TenderLot`] names a tender and lot in the notices of bids, awards and contracts.
 
 use chrono::{DateTime, Utc};
+
+use super::domain::Tender;
+use crate::db::DbConn;
+use crate::notifications::domain::MailKind;
+use crate::notifications::store::{enqueue_each, ToEach};
+use crate::notifications::MailError;
+use crate::suppliers::store::Invitee;
 
 use crate::dates::french_datetime;
 use crate::notice_templates;
@@ -110,6 +117,90 @@ pub fn tender_invitation(n: &TenderInvitation) -> Result<Rendered, askama::Error
         n.bid_deadline_fr()
     );
     crate::notifications::templates::render(subject, &InvitationText { n }, &InvitationHtml { n })
+}
+
+/// Enqueues the invitation to `supplier` (one mail per address), in the publication's
+/// transaction.
+pub fn enqueue_invitation(
+    conn: &mut DbConn,
+    tender: &Tender,
+    group_name: &str,
+    supplier: &Invitee,
+    domain: &str,
+    now: DateTime<Utc>,
+) -> Result<(), MailError> {
+    let rendered = tender_invitation(&TenderInvitation {
+        group_name: group_name.to_owned(),
+        tender_reference: tender.reference.clone(),
+        tender_title: tender.title.clone(),
+        procedure: tender.procedure,
+        bid_deadline: tender.bid_deadline,
+        lots: tender
+            .lots
+            .iter()
+            .map(|l| InvitationLot {
+                number: l.number,
+                title: l.title.clone(),
+                id: l.id.to_string(),
+                items: l
+                    .items
+                    .iter()
+                    .map(|i| {
+                        (
+                            i.cpv.clone(),
+                            crate::notifications::templates::french_number(
+                                i.quantity.value(),
+                                i.quantity.value().normalize().scale(),
+                            ),
+                            crate::spelled::Spelled::spelling(&i.unit),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect(),
+        criteria: tender
+            .criteria
+            .iter()
+            .map(|c| (c.name.clone(), c.weight.to_string()))
+            .collect(),
+        supplier_name: supplier.legal_name.clone(),
+        tender_id: tender.id.to_string(),
+    })?;
+    let mails = ToEach {
+        kind: MailKind::TenderInvitation,
+        rendered: &rendered,
+        to: &supplier.contact_emails,
+        dedup: format!("tender_invitation:{}:{}", tender.id, supplier.id),
+        sealed_until: None,
+    };
+    Ok(enqueue_each(conn, &mails, domain, now)?)
+}
+
+/// Enqueues the notice that `tender` (cancelled, with its reason) is *sans suite* to an
+/// invited `supplier` (one mail per address), in the cancellation's transaction.
+pub fn enqueue_cancellation(
+    conn: &mut DbConn,
+    tender: &Tender,
+    group_name: &str,
+    supplier: &Invitee,
+    domain: &str,
+    now: DateTime<Utc>,
+) -> Result<(), MailError> {
+    let rendered = tender_cancelled(&TenderCancelled {
+        group_name: group_name.to_owned(),
+        tender_reference: tender.reference.clone(),
+        tender_title: tender.title.clone(),
+        reason: tender.cancel_reason.clone().unwrap_or_default(),
+        supplier_name: supplier.legal_name.clone(),
+    })?;
+    let mails = ToEach {
+        kind: MailKind::TenderCancelled,
+        rendered: &rendered,
+        to: &supplier.contact_emails,
+        dedup: format!("tender_cancelled:{}:{}", tender.id, supplier.id),
+        sealed_until: None,
+    };
+    Ok(enqueue_each(conn, &mails, domain, now)?)
 }
 
 #[cfg(test)]

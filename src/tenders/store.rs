@@ -14,7 +14,6 @@ use super::domain::{
     build_items, check_bid_deadline, check_criteria, Criterion, Item, ItemPart, Lot, LotNeed,
     LotStatus, NewTender, PriceMethod, Tender, TenderStatus,
 };
-use super::notices::{InvitationLot, TenderCancelled, TenderInvitation};
 use crate::audit::{self, Action, Actor, Change, EntityType};
 use crate::auth::{Caller, Lead, Principal};
 use crate::db::types::{DbDecimal, DbJson, DbTime};
@@ -26,9 +25,6 @@ use crate::ids::{
     CampaignId, GroupId, MemberId, NeedId, SupplierId, TenderId, TenderItemId, TenderLotId,
 };
 use crate::needs::domain::Unit;
-use crate::notifications::domain::MailKind;
-use crate::notifications::store::{enqueue, NewMail};
-use crate::notifications::MailError;
 use crate::pagination::{keyset, Page};
 use crate::procedures::advice::Procedure;
 use crate::schema::{
@@ -139,18 +135,6 @@ fn find(conn: &mut DbConn, caller: &Caller, id: TenderId) -> Result<TenderRow, A
         .first(conn)
         .optional()?
         .ok_or_else(|| ApiError::not_found("tender"))
-}
-
-/// Holds tender `id` for the rest of the transaction (PostgreSQL; SQLite writers take turns).
-fn lock(conn: &mut DbConn, id: TenderId) -> QueryResult<()> {
-    crate::db::lock_on_postgres(conn, |pg| {
-        let _: Vec<TenderId> = tenders::table
-            .filter(tenders::id.eq(id))
-            .select(tenders::id)
-            .for_update()
-            .load(pg)?;
-        Ok(())
-    })
 }
 
 /// The API view of `row` as of `now`; suppliers see neither the members' shares nor the
@@ -510,7 +494,7 @@ pub fn publish(
     domain: &str,
     now: DateTime<Utc>,
 ) -> Result<Tender, ApiError> {
-    lock(conn, id)?;
+    hold(conn, id, Hold::Exclusive)?;
     let row = find(conn, &lead.caller, id)?;
     let status = row.status.effective(row.bid_deadline.get(), now);
     if status != TenderStatus::Draft {
@@ -543,14 +527,17 @@ pub fn publish(
         Some(crate::dates::paris_date(now)),
     );
     checks.finish()?;
+    let mut row = row;
+    row.status = TenderStatus::Published;
+    row.published_at = Some(DbTime::new(now));
     let changed = diesel::update(
         tenders::table
             .filter(tenders::id.eq(id))
             .filter(tenders::status.eq(TenderStatus::Draft)),
     )
     .set((
-        tenders::status.eq(TenderStatus::Published),
-        tenders::published_at.eq(Some(DbTime::new(now))),
+        tenders::status.eq(row.status),
+        tenders::published_at.eq(row.published_at),
     ))
     .execute(conn)?;
     if changed != 1 {
@@ -559,7 +546,7 @@ pub fn publish(
             "the tender was published or cancelled meanwhile",
         ));
     }
-    let tender = get(conn, &lead.caller, id, now)?;
+    let tender = view(conn, &lead.caller, row, now)?;
     let need_ids: Vec<NeedId> = tender
         .lots
         .iter()
@@ -584,7 +571,7 @@ pub fn publish(
     divisions.dedup();
     let listed = tender.listed_suppliers.clone().unwrap_or_default();
     let invitees = crate::suppliers::store::invitees(conn, &listed, &divisions)?;
-    let group = crate::groups::store::notice_recipients(conn, tender.group_id)?;
+    let group_name = crate::groups::store::name_of(conn, tender.group_id)?;
     for s in &invitees {
         diesel::insert_into(tender_invitations::table)
             .values(InvitationRow {
@@ -593,59 +580,7 @@ pub fn publish(
                 invited_at: DbTime::new(now),
             })
             .execute(conn)?;
-        let notice = TenderInvitation {
-            group_name: group.name.clone(),
-            tender_reference: tender.reference.clone(),
-            tender_title: tender.title.clone(),
-            procedure: tender.procedure,
-            bid_deadline: tender.bid_deadline,
-            lots: tender
-                .lots
-                .iter()
-                .map(|l| InvitationLot {
-                    number: l.number,
-                    title: l.title.clone(),
-                    id: l.id.to_string(),
-                    items: l
-                        .items
-                        .iter()
-                        .map(|i| {
-                            (
-                                i.cpv.clone(),
-                                crate::notifications::templates::french_number(
-                                    i.quantity.value(),
-                                    i.quantity.value().normalize().scale(),
-                                ),
-                                crate::spelled::Spelled::spelling(&i.unit),
-                            )
-                        })
-                        .collect(),
-                })
-                .collect(),
-            criteria: tender
-                .criteria
-                .iter()
-                .map(|c| (c.name.clone(), c.weight.to_string()))
-                .collect(),
-            supplier_name: s.legal_name.clone(),
-            tender_id: id.to_string(),
-        };
-        let rendered = super::notices::tender_invitation(&notice).map_err(MailError::from)?;
-        for to in &s.contact_emails {
-            enqueue(
-                conn,
-                &NewMail {
-                    kind: MailKind::TenderInvitation,
-                    to: to.clone(),
-                    subject: rendered.subject.clone(),
-                    text: rendered.text.clone(),
-                    html: rendered.html.clone(),
-                    dedup_key: Some(format!("tender_invitation:{id}:{}:{to}", s.id)),
-                },
-                domain,
-                now,
-            )?;
-        }
+        super::notices::enqueue_invitation(conn, &tender, &group_name, s, domain, now)?;
     }
     let data = Journaled {
         reference: &tender.reference,
@@ -668,7 +603,7 @@ pub fn cancel(
     domain: &str,
     now: DateTime<Utc>,
 ) -> Result<Tender, ApiError> {
-    lock(conn, id)?;
+    hold(conn, id, Hold::Exclusive)?;
     let row = find(conn, &lead.caller, id)?;
     let status = row.status.effective(row.bid_deadline.get(), now);
     if !status.cancellable() {
@@ -680,15 +615,20 @@ pub fn cancel(
             ),
         ));
     }
+    let stored = row.status;
+    let mut row = row;
+    row.status = TenderStatus::Cancelled;
+    row.cancel_reason = Some(reason.to_owned());
+    row.cancelled_at = Some(DbTime::new(now));
     let changed = diesel::update(
         tenders::table
             .filter(tenders::id.eq(id))
-            .filter(tenders::status.eq(row.status)),
+            .filter(tenders::status.eq(stored)),
     )
     .set((
-        tenders::status.eq(TenderStatus::Cancelled),
-        tenders::cancel_reason.eq(Some(reason)),
-        tenders::cancelled_at.eq(Some(DbTime::new(now))),
+        tenders::status.eq(row.status),
+        tenders::cancel_reason.eq(row.cancel_reason.clone()),
+        tenders::cancelled_at.eq(row.cancelled_at),
     ))
     .execute(conn)?;
     if changed != 1 {
@@ -701,33 +641,11 @@ pub fn cancel(
         .filter(tender_invitations::tender_id.eq(id))
         .select(tender_invitations::supplier_id)
         .load(conn)?;
-    let group = crate::groups::store::notice_recipients(conn, row.group_id)?;
+    let tender = view(conn, &lead.caller, row, now)?;
+    let group_name = crate::groups::store::name_of(conn, tender.group_id)?;
     for s in crate::suppliers::store::by_ids(conn, &invited)? {
-        let rendered = super::notices::tender_cancelled(&TenderCancelled {
-            group_name: group.name.clone(),
-            tender_reference: row.reference.clone(),
-            tender_title: row.title.clone(),
-            reason: reason.to_owned(),
-            supplier_name: s.legal_name.clone(),
-        })
-        .map_err(MailError::from)?;
-        for to in &s.contact_emails {
-            enqueue(
-                conn,
-                &NewMail {
-                    kind: MailKind::TenderCancelled,
-                    to: to.clone(),
-                    subject: rendered.subject.clone(),
-                    text: rendered.text.clone(),
-                    html: rendered.html.clone(),
-                    dedup_key: Some(format!("tender_cancelled:{id}:{}:{to}", s.id)),
-                },
-                domain,
-                now,
-            )?;
-        }
+        super::notices::enqueue_cancellation(conn, &tender, &group_name, &s, domain, now)?;
     }
-    let tender = get(conn, &lead.caller, id, now)?;
     let data = Journaled {
         reference: &tender.reference,
         status: tender.status,
@@ -739,17 +657,12 @@ pub fn cancel(
     Ok(tender)
 }
 
-/// How a change holds a tender row until its transaction ends (PostgreSQL; SQLite writers
-/// take turns).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hold {
-    /// Receiving a bid: many at once, not while the bids are being opened.
-    Shared,
-    /// Reading the bids after the deadline: waits for the bids still being received.
-    Exclusive,
-}
+pub use crate::db::Hold;
 
-/// Holds tender `id` in `mode` for the rest of the caller's transaction.
+/// Holds tender `id` in `mode` for the rest of the caller's transaction: receiving a bid
+/// holds it shared (many at once, not while the bids are being opened); publishing,
+/// cancelling and reading the bids after the deadline hold it exclusively (the last waits
+/// for the bids still being received).
 pub fn hold(conn: &mut DbConn, id: TenderId, mode: Hold) -> QueryResult<()> {
     crate::db::lock_on_postgres(conn, |pg| {
         let row = tenders::table
@@ -826,9 +739,4 @@ pub fn lot_for_bidding(
             .map(|i| (i.id, Quantity::from_stored(i.quantity.0)))
             .collect(),
     })
-}
-
-/// The group's name, for notices about tender `tender`'s lots.
-pub fn group_name(conn: &mut DbConn, group: GroupId) -> QueryResult<String> {
-    Ok(crate::groups::store::notice_recipients(conn, group)?.name)
 }
