@@ -25,6 +25,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Procurement procedure rules.
     pub procedures: ProceduresSettings,
+    /// Evaluation and award rules.
+    pub award: AwardSettings,
     /// How e-mail leaves the service.
     pub mail: MailSettings,
     /// The outbox worker.
@@ -130,6 +132,8 @@ pub struct MailSettings {
     pub transport: MailTransportKind,
     /// Sender, e.g. `tenderpool <achats@example.fr>`.
     pub from: String,
+    /// Address rejection and award letters give to reply to (`Reply-To`); empty: `from`.
+    pub reply_to: String,
     /// Folder of the `file` transport.
     pub file_dir: String,
     /// SMTP server.
@@ -199,6 +203,33 @@ pub struct OutboxSettings {
 pub struct NotificationSettings {
     /// Days before a campaign's deadline when members with no submitted need get a reminder.
     pub reminder_days_before_deadline: u32,
+}
+
+/// `[award]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AwardSettings {
+    /// A bid this many percent (or more) below the mean of the lot's other admissible bids
+    /// is flagged abnormally low (1–99).
+    pub abnormally_low_mean_percent: u32,
+    /// A bid this many percent (or more) below the next bid by price is flagged abnormally
+    /// low (1–99).
+    pub abnormally_low_next_percent: u32,
+    /// Days (Europe/Paris calendar) the winner has to produce its tax and social
+    /// certificates, counted from the award (1–60).
+    pub certificates_days: u32,
+    /// The administrative court competent for remedies, named in rejection letters.
+    pub court: String,
+}
+
+impl AwardSettings {
+    /// The abnormally-low thresholds as the evaluation uses them.
+    pub fn abnormal_rule(&self) -> crate::evaluation::domain::AbnormalRule {
+        crate::evaluation::domain::AbnormalRule {
+            mean_percent: rust_decimal::Decimal::from(self.abnormally_low_mean_percent),
+            next_percent: rust_decimal::Decimal::from(self.abnormally_low_next_percent),
+        }
+    }
 }
 
 /// `[procedures]` section.
@@ -371,6 +402,20 @@ impl Settings {
                     "procedures.{procedure}.min_bid_days must be at most 366"
                 ));
             }
+        }
+        for (key, v) in [
+            ("abnormally_low_mean_percent", self.award.abnormally_low_mean_percent),
+            ("abnormally_low_next_percent", self.award.abnormally_low_next_percent),
+        ] {
+            if !(1..=99).contains(&v) {
+                return Err(format!("award.{key} must be between 1 and 99"));
+            }
+        }
+        if !(1..=60).contains(&self.award.certificates_days) {
+            return Err("award.certificates_days must be between 1 and 60".into());
+        }
+        if self.award.court.trim().is_empty() || self.award.court.chars().count() > 200 {
+            return Err("award.court must name a court in 1 to 200 characters".into());
         }
         let name = &self.outbox.worker_name;
         if name.len() > 64

@@ -132,6 +132,12 @@ typed_ids! {
     TenderItemId,
     /// A bid version.
     BidId,
+    /// An award of a lot.
+    AwardId,
+    /// A contract (one per lot).
+    ContractId,
+    /// A shared cost of a group.
+    SharedCostId,
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //!
 //! See `docs/ARCHITECTURE.md` for the map of modules and the path of a request.
 
+pub mod allocation;
 pub mod audit;
 pub mod auth;
 pub mod awards;
@@ -16,6 +17,7 @@ pub mod dates;
 pub mod db;
 pub mod decimal;
 pub mod error;
+pub mod evaluation;
 pub mod extract;
 pub mod groups;
 pub mod health;

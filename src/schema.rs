@@ -315,6 +315,90 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    bid_evaluations (bid_id) {
+        bid_id -> Uid,
+        lot_id -> Uid,
+        scores -> JsonDoc,
+        admissibility -> Text,
+        reason -> Nullable<Text>,
+        justification_requested_at -> Nullable<Ts>,
+        justification_outcome -> Nullable<Text>,
+        updated_at -> Ts,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    awards (id) {
+        id -> Uid,
+        lot_id -> Uid,
+        bid_id -> Uid,
+        supplier_id -> Uid,
+        rank -> Integer,
+        reason -> Nullable<Text>,
+        notification -> Text,
+        standstill_days -> Integer,
+        certificates_due -> Date,
+        status -> Text,
+        awarded_at -> Ts,
+        withdrawn_at -> Nullable<Ts>,
+        withdraw_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    contracts (id) {
+        id -> Uid,
+        tender_id -> Uid,
+        lot_id -> Uid,
+        award_id -> Uid,
+        group_id -> Uid,
+        supplier_id -> Uid,
+        total_ht -> Dec,
+        contract_months -> Integer,
+        items -> JsonDoc,
+        created_at -> Ts,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    contract_parts (contract_id, member_id) {
+        contract_id -> Uid,
+        member_id -> Uid,
+        total_ht -> Dec,
+        total_vat -> Dec,
+        total_ttc -> Dec,
+        detail -> JsonDoc,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::sql::*;
+
+    shared_costs (id) {
+        id -> Uid,
+        group_id -> Uid,
+        label -> Text,
+        amount -> Dec,
+        key -> Text,
+        shares -> JsonDoc,
+        created_at -> Ts,
+    }
+}
+
 diesel::joinable!(bid_prices -> bids (bid_id));
 diesel::joinable!(tender_lots -> tenders (tender_id));
 diesel::joinable!(tender_items -> tender_lots (lot_id));
@@ -340,5 +424,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     tender_needs,
     tender_invitations,
     bids,
-    bid_prices
+    bid_prices,
+    bid_evaluations,
+    awards,
+    contracts,
+    contract_parts,
+    shared_costs
 );

@@ -70,6 +70,27 @@ crate::stored_enum! {
         /// A bid was withdrawn before the deadline (its data: nothing sealed).
         #[serde(rename = "bid.withdrawn")]
         BidWithdrawn,
+        /// The lead scored a bid or ruled on its admissibility (after the deadline).
+        #[serde(rename = "bid.evaluated")]
+        BidEvaluated,
+        /// The lead recorded an abnormally-low justification request or its outcome.
+        #[serde(rename = "bid.justification")]
+        BidJustification,
+        /// A lot was awarded to a bid (award and rejection mails queued).
+        #[serde(rename = "lot.awarded")]
+        LotAwarded,
+        /// An award was withdrawn with a reason (R2144-7); the next bid may be awarded.
+        #[serde(rename = "award.withdrawn")]
+        AwardWithdrawn,
+        /// A lot was declared unsuccessful (*infructueux*), with a reason.
+        #[serde(rename = "lot.unsuccessful")]
+        LotUnsuccessful,
+        /// A lot's contract was made with its member parts.
+        #[serde(rename = "contract.created")]
+        ContractCreated,
+        /// A shared cost was split among a group's members.
+        #[serde(rename = "shared_cost.created")]
+        SharedCostCreated,
     }
 }
 
@@ -92,6 +113,14 @@ crate::stored_enum! {
         Tender,
         /// A bid version.
         Bid,
+        /// A lot of a tender.
+        Lot,
+        /// An award of a lot.
+        Award,
+        /// A contract.
+        Contract,
+        /// A shared cost.
+        SharedCost,
     }
 }
 

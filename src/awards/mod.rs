@@ -1,6 +1,8 @@
-//! Awards, rejections and standstill. So far: the notices an award sends.
-//!
-//! The feature itself (domain, store, routes) comes with its issue; its mails live here from
-//! the start so that no other module renders them.
+//! Awards of lots: to the best-ranked bid or another with a reason, the award and rejection
+//! letters (R2181-3), the standstill (R2182-1) and the cascade after a withdrawn award
+//! (R2144-7). Rules in [`domain`]; see `docs/award.md`.
 
+pub mod domain;
 pub mod notices;
+pub mod routes;
+pub mod store;

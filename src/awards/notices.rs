@@ -11,6 +11,15 @@ use crate::notifications::templates::Rendered;
 use crate::notifications::templates::{french_euros, french_number};
 use crate::tenders::notices::TenderLot;
 
+/// Who the letters come from and where to answer (R2181-3).
+#[derive(Debug, Clone)]
+pub struct Buyer {
+    /// The coordinating member's legal name (the buyer, on behalf of the group).
+    pub coordinator: String,
+    /// Address to reply to.
+    pub reply_to: String,
+}
+
 /// Award notice to the winner of a lot.
 #[derive(Debug, Clone)]
 pub struct AwardNotice {
@@ -24,6 +33,10 @@ pub struct AwardNotice {
     pub score: Decimal,
     /// First day the contract may be signed (end of standstill), if there is one.
     pub signable_from: Option<NaiveDate>,
+    /// Date by which the tax and social certificates must be produced.
+    pub certificates_due: NaiveDate,
+    /// The buyer.
+    pub buyer: Buyer,
 }
 
 impl AwardNotice {
@@ -38,6 +51,38 @@ impl AwardNotice {
     fn signable_from_fr(&self) -> Option<String> {
         self.signable_from.map(french_date)
     }
+
+    fn certificates_due_fr(&self) -> String {
+        french_date(self.certificates_due)
+    }
+}
+
+/// One criterion's line in a rejection letter: both bids' scores.
+#[derive(Debug, Clone)]
+pub struct ScoreLine {
+    /// Criterion name.
+    pub criterion: String,
+    /// Its weight (the most points).
+    pub weight: Decimal,
+    /// The winning bid's score.
+    pub winner: Decimal,
+    /// The rejected bid's score (none when it was not ranked).
+    pub own: Option<Decimal>,
+}
+
+impl ScoreLine {
+    fn weight_fr(&self) -> String {
+        french_number(self.weight, 2)
+    }
+
+    fn winner_fr(&self) -> String {
+        french_number(self.winner, 2)
+    }
+
+    fn own_fr(&self) -> String {
+        self.own
+            .map_or_else(|| "—".to_owned(), |s| french_number(s, 2))
+    }
 }
 
 /// Rejection notice to every other bidder of a lot (R2181-3).
@@ -51,17 +96,29 @@ pub struct RejectionNotice {
     pub reasons: String,
     /// Winner's legal name.
     pub winner_name: String,
+    /// Winning total HT.
+    pub winner_total: Amount,
     /// Winner's total score.
     pub winner_score_value: Decimal,
     /// The bidder's own score (none when its bid was excluded).
     pub own_score_value: Option<Decimal>,
+    /// Both bids' scores per criterion.
+    pub scores: Vec<ScoreLine>,
     /// First day the contract may be signed, if there is a standstill.
     pub signable_from: Option<NaiveDate>,
+    /// The buyer.
+    pub buyer: Buyer,
+    /// The administrative court competent for remedies.
+    pub court: String,
 }
 
 impl RejectionNotice {
     fn winner_score(&self) -> String {
         french_number(self.winner_score_value, 2)
+    }
+
+    fn winner_total_fr(&self) -> String {
+        french_euros(self.winner_total)
     }
 
     fn own_score(&self) -> Option<String> {
@@ -109,6 +166,13 @@ mod tests {
         }
     }
 
+    fn buyer() -> Buyer {
+        Buyer {
+            coordinator: "Nantes Métropole Habitat".into(),
+            reply_to: "achats@nmh.fr".into(),
+        }
+    }
+
     fn amount(s: &str) -> Amount {
         Amount::parse(s).unwrap()
     }
@@ -126,8 +190,12 @@ mod tests {
             total: amount("100000"),
             score: dec("87.456"),
             signable_from: signable,
+            certificates_due: NaiveDate::from_ymd_opt(2027, 3, 5).unwrap(),
+            buyer: buyer(),
         })
         .unwrap();
+        assert!(a.text.contains("au plus tard le 5 mars 2027"));
+        assert!(a.text.contains("attestations"));
         assert!(a.text.contains("Note obtenue : 87,46 / 100"));
         assert!(a.text.contains("à compter du 12 mars 2027"));
         let mut n = RejectionNotice {
@@ -135,9 +203,18 @@ mod tests {
             supplier_name: "Peintures du Léon".into(),
             reasons: "offre classée deuxième".into(),
             winner_name: "BTP Ouest".into(),
+            winner_total: amount("100000"),
             winner_score_value: dec("87.456"),
             own_score_value: Some(dec("80")),
+            scores: vec![ScoreLine {
+                criterion: "Prix".into(),
+                weight: dec("60"),
+                winner: dec("57.456"),
+                own: Some(dec("60")),
+            }],
             signable_from: signable,
+            buyer: buyer(),
+            court: "Tribunal administratif de Nantes".into(),
         };
         let r = rejection(&n).unwrap();
         assert_eq!(
@@ -151,6 +228,11 @@ mod tests {
         assert!(r.text.contains("Votre note : 80,00 / 100."));
         assert!(r.text.contains("R2181-3"));
         assert!(r.text.contains("pas signé avant le 12 mars 2027"));
+        assert!(r.text.contains("Prix (sur 60,00) : attributaire 57,46, votre offre 60,00"));
+        assert!(r.text.contains("Nantes Métropole Habitat, coordonnateur"));
+        assert!(r.text.contains("achats@nmh.fr"));
+        assert!(r.text.contains("référé précontractuel"));
+        assert!(r.text.contains("Tribunal administratif de Nantes"));
         n.own_score_value = None;
         n.signable_from = None;
         let r = rejection(&n).unwrap();

@@ -345,3 +345,98 @@ pub fn lot_bids(
         .load(conn)?;
     views(conn, rows)
 }
+
+/// A current bid of an opened lot, as evaluation reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedBid {
+    /// Bid version.
+    pub id: BidId,
+    /// Bidder.
+    pub supplier_id: SupplierId,
+    /// Bidder's legal name.
+    pub supplier_name: String,
+    /// Exact total HT.
+    pub total: rust_decimal::Decimal,
+    /// Reception instant.
+    pub received_at: DateTime<Utc>,
+    /// Received after the deadline.
+    pub late: bool,
+}
+
+/// The current bids (submitted, and late ones) of lot `ctx`, in order of receipt — only at
+/// or after the tender's deadline (409 `bids_sealed` before). The caller reached `ctx`
+/// through its own scope and holds the tender.
+pub fn opened_bids(
+    conn: &mut DbConn,
+    ctx: &BidLot,
+    now: DateTime<Utc>,
+) -> Result<Vec<OpenedBid>, ApiError> {
+    if now < ctx.deadline {
+        return Err(ApiError::conflict(
+            "bids_sealed",
+            format!(
+                "bids stay sealed until the deadline, {}",
+                crate::dates::paris_local(ctx.deadline)
+            ),
+        ));
+    }
+    let rows: Vec<BidRow> = bids::table
+        .filter(bids::lot_id.eq(ctx.lot_id))
+        .filter(bids::status.eq_any([BidStatus::Submitted, BidStatus::Late]))
+        .order((bids::received_at.asc(), bids::id.asc()))
+        .select(BidRow::as_select())
+        .load(conn)?;
+    let suppliers: Vec<SupplierId> = rows.iter().map(|r| r.supplier_id).collect();
+    let names: HashMap<SupplierId, String> = crate::suppliers::store::by_ids(conn, &suppliers)?
+        .into_iter()
+        .map(|s| (s.id, s.legal_name))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|r| OpenedBid {
+            id: r.id,
+            supplier_id: r.supplier_id,
+            supplier_name: names.get(&r.supplier_id).cloned().unwrap_or_default(),
+            total: r.total.0,
+            received_at: r.received_at.get(),
+            late: r.status == BidStatus::Late,
+        })
+        .collect())
+}
+
+/// The tender and lot of bid `id` when `caller` reaches its tender **and its deadline has
+/// passed**; 404 otherwise — before the deadline a bid id is not confirmed to exist.
+pub fn locate_opened(
+    conn: &mut DbConn,
+    caller: &Caller,
+    id: BidId,
+    now: DateTime<Utc>,
+) -> Result<(BidLot, BidStatus), ApiError> {
+    let found: Option<(TenderId, TenderLotId, BidStatus)> = bids::table
+        .filter(bids::id.eq(id))
+        .select((bids::tender_id, bids::lot_id, bids::status))
+        .first(conn)
+        .optional()?;
+    let (tender, lot, status) = found.ok_or_else(|| ApiError::not_found("bid"))?;
+    let ctx = lot_for_bidding(conn, caller, tender, lot, now)
+        .map_err(|_| ApiError::not_found("bid"))?;
+    if now < ctx.deadline {
+        return Err(ApiError::not_found("bid"));
+    }
+    Ok((ctx, status))
+}
+
+/// The unit prices of bid `id` by item (for its contract).
+pub fn prices_of(
+    conn: &mut DbConn,
+    id: BidId,
+) -> QueryResult<HashMap<TenderItemId, rust_decimal::Decimal>> {
+    let rows: Vec<PriceRow> = bid_prices::table
+        .filter(bid_prices::bid_id.eq(id))
+        .select(PriceRow::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|p| (p.item_id, p.unit_price.0))
+        .collect())
+}

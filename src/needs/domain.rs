@@ -58,6 +58,14 @@ crate::stored_enum! {
         Withdrawn,
         /// Rejected by the lead, with a reason.
         Rejected,
+        /// Its lot is awarded (standstill, then contract).
+        Awarded,
+        /// Its lot's contract is made.
+        Contracted,
+        /// Its lot got no acceptable bid (*infructueux*).
+        Unsuccessful,
+        /// Its tender was declared *sans suite* (the reason is the tender's).
+        Cancelled,
     }
 }
 

@@ -638,3 +638,56 @@ pub fn has_submitted(
     ))
     .get_result(conn)
 }
+
+/// Moves the needs `ids` that are in one of the statuses `from` to `to` (a tender's lot
+/// moving on: awarded, contracted, unsuccessful, cancelled); returns how many moved. The
+/// tenders feature calls it with the needs of its own lots.
+pub fn follow_lot(
+    conn: &mut DbConn,
+    ids: &[NeedId],
+    from: &[NeedStatus],
+    to: NeedStatus,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(
+        needs::table
+            .filter(needs::id.eq_any(ids.to_vec()))
+            .filter(needs::status.eq_any(from.to_vec())),
+    )
+    .set((
+        needs::status.eq(to),
+        needs::updated_at.eq(DbTime::new(now)),
+    ))
+    .execute(conn)
+}
+
+/// Estimated value (quantity × estimated unit price, rounded to the cent) of each of the
+/// needs `ids`, with its member (for savings; the caller scoped the ids).
+pub fn estimated_values(
+    conn: &mut DbConn,
+    ids: &[NeedId],
+) -> QueryResult<Vec<(MemberId, rust_decimal::Decimal)>> {
+    #[derive(Queryable, Selectable)]
+    #[diesel(table_name = needs)]
+    #[diesel(check_for_backend(MultiBackend))]
+    struct ValueRow {
+        member_id: MemberId,
+        quantity: DbDecimal,
+        estimated_unit_price: DbDecimal,
+    }
+    let rows: Vec<ValueRow> = needs::table
+        .filter(needs::id.eq_any(ids.to_vec()))
+        .select(ValueRow::as_select())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let value = estimated_value(
+                Quantity::from_stored(r.quantity.0),
+                UnitPrice::from_stored(r.estimated_unit_price.0),
+            )
+            .map_or(rust_decimal::Decimal::ZERO, |a| a.value());
+            (r.member_id, value)
+        })
+        .collect())
+}

@@ -74,6 +74,16 @@ pub fn after_failure(
     }
 }
 
+/// The bare address of the sender (`"x <a@b.fr>"` → `a@b.fr`).
+pub fn sender_address(from: &str) -> String {
+    from.rsplit('<')
+        .next()
+        .unwrap_or(from)
+        .trim_end_matches('>')
+        .trim()
+        .to_owned()
+}
+
 /// The domain part of the sender address (`"x <a@b.fr>"` → `b.fr`), for Message-IDs.
 pub fn sender_domain(from: &str) -> String {
     let addr = from

@@ -503,3 +503,22 @@ pub fn list(
     let rows: Vec<OutboxRow> = keyset(q, outbox::id, page).load(conn)?;
     Ok(rows.into_iter().map(OutboxEntry::from).collect())
 }
+
+/// How far the messages whose dedup key starts with `prefix` got: (how many, how many sent,
+/// the last sending instant). A feature uses it for the letters it enqueued under its own
+/// prefix (the standstill counts from when rejection letters were actually sent).
+pub fn delivery(
+    conn: &mut DbConn,
+    prefix: &str,
+) -> QueryResult<(usize, usize, Option<DateTime<Utc>>)> {
+    let rows: Vec<(OutboxStatus, Option<DbTime>)> = outbox::table
+        .filter(outbox::dedup_key.like(format!("{prefix}%")))
+        .select((outbox::status, outbox::sent_at))
+        .load(conn)?;
+    let sent: Vec<DateTime<Utc>> = rows
+        .iter()
+        .filter(|(s, _)| *s == OutboxStatus::Sent)
+        .filter_map(|(_, at)| at.map(DbTime::get))
+        .collect();
+    Ok((rows.len(), sent.len(), sent.into_iter().max()))
+}

@@ -637,6 +637,19 @@ pub fn cancel(
             "the tender changed meanwhile",
         ));
     }
+    let open_lots: Vec<TenderLotId> = tender_lots::table
+        .filter(tender_lots::tender_id.eq(id))
+        .filter(tender_lots::status.eq_any([LotStatus::Active, LotStatus::Awarded]))
+        .select(tender_lots::id)
+        .load(conn)?;
+    for lot in open_lots {
+        diesel::update(tender_lots::table.filter(tender_lots::id.eq(lot)))
+            .set(tender_lots::status.eq(LotStatus::Cancelled))
+            .execute(conn)?;
+        let needs = lot_needs(conn, lot)?;
+        let (from, to) = need_move(LotStatus::Cancelled);
+        crate::needs::store::follow_lot(conn, &needs, from, to, now)?;
+    }
     let invited: Vec<SupplierId> = tender_invitations::table
         .filter(tender_invitations::tender_id.eq(id))
         .select(tender_invitations::supplier_id)
@@ -699,6 +712,16 @@ pub struct BidLot {
     pub lot_title: String,
     /// Items with their yearly quantities.
     pub items: Vec<(TenderItemId, Quantity)>,
+    /// Procedure.
+    pub procedure: Procedure,
+    /// Award criteria.
+    pub criteria: Vec<Criterion>,
+    /// Price scoring method.
+    pub price_method: PriceMethod,
+    /// The lot's status.
+    pub lot_status: LotStatus,
+    /// Contract duration in months.
+    pub contract_months: u32,
 }
 
 /// Lot `lot` of tender `tender` as `caller` may reach it (a supplier: only if invited and
@@ -738,5 +761,171 @@ pub fn lot_for_bidding(
             .into_iter()
             .map(|i| (i.id, Quantity::from_stored(i.quantity.0)))
             .collect(),
+        procedure: row.procedure,
+        criteria: row.criteria.0,
+        price_method: row.price_method,
+        lot_status: lot_row.status,
+        contract_months: u32::try_from(row.contract_months).unwrap_or(12),
     })
+}
+
+/// An item of a lot with every member's quantity (for the contract's allocation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemShares {
+    /// Item.
+    pub item_id: TenderItemId,
+    /// VAT rate.
+    pub vat_rate: rust_decimal::Decimal,
+    /// Each member's quantity: (member, code, quantity).
+    pub members: Vec<(MemberId, String, rust_decimal::Decimal)>,
+}
+
+/// The items of lot `lot` (already reached through [`lot_for_bidding`]) with each member's
+/// quantity, in item order.
+pub fn lot_shares(conn: &mut DbConn, lot: TenderLotId) -> Result<Vec<ItemShares>, ApiError> {
+    let items: Vec<ItemRow> = tender_items::table
+        .filter(tender_items::lot_id.eq(lot))
+        .order(tender_items::position.asc())
+        .select(ItemRow::as_select())
+        .load(conn)?;
+    let ids: Vec<TenderItemId> = items.iter().map(|i| i.id).collect();
+    let parts: Vec<PartRow> = tender_item_parts::table
+        .filter(tender_item_parts::item_id.eq_any(ids))
+        .select(PartRow::as_select())
+        .load(conn)?;
+    let members: Vec<MemberId> = parts.iter().map(|p| p.member_id).collect();
+    let codes = crate::members::store::by_ids(conn, &members)?;
+    let mut by_item: HashMap<TenderItemId, Vec<(MemberId, String, rust_decimal::Decimal)>> =
+        HashMap::new();
+    for p in parts {
+        let code = codes
+            .get(&p.member_id)
+            .map(|m| m.code.clone())
+            .ok_or_else(|| ApiError::internal(format!("lot {lot} names an unknown member")))?;
+        by_item
+            .entry(p.item_id)
+            .or_default()
+            .push((p.member_id, code, p.quantity.0));
+    }
+    Ok(items
+        .into_iter()
+        .map(|i| ItemShares {
+            item_id: i.id,
+            vat_rate: i.vat_rate.0.normalize(),
+            members: by_item.remove(&i.id).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// The needs pooled in lot `lot`.
+pub fn lot_needs(conn: &mut DbConn, lot: TenderLotId) -> QueryResult<Vec<NeedId>> {
+    tender_needs::table
+        .inner_join(tender_items::table)
+        .filter(tender_items::lot_id.eq(lot))
+        .select(tender_needs::need_id)
+        .load(conn)
+}
+
+/// Marks an opened tender `evaluated` (the first score recorded); any later status stays.
+pub fn mark_evaluated(conn: &mut DbConn, tender: TenderId) -> QueryResult<()> {
+    diesel::update(
+        tenders::table
+            .filter(tenders::id.eq(tender))
+            .filter(tenders::status.eq(TenderStatus::Published)),
+    )
+    .set(tenders::status.eq(TenderStatus::Evaluated))
+    .execute(conn)
+    .map(|_| ())
+}
+
+/// Moves lot `lot` of `tender` from one of `from` to `to` (409 `invalid_state` if it is in
+/// none: a concurrent change won), its needs with it, and the tender's status on: `awarded`
+/// once every lot is awarded, unsuccessful, cancelled or contracted; `contracted` once every
+/// lot is contracted, unsuccessful or cancelled (at least one contracted). The caller holds
+/// the tender exclusively.
+pub fn move_lot(
+    conn: &mut DbConn,
+    tender: TenderId,
+    lot: TenderLotId,
+    from: &[LotStatus],
+    to: LotStatus,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let changed = diesel::update(
+        tender_lots::table
+            .filter(tender_lots::id.eq(lot))
+            .filter(tender_lots::tender_id.eq(tender))
+            .filter(tender_lots::status.eq_any(from.to_vec())),
+    )
+    .set(tender_lots::status.eq(to))
+    .execute(conn)?;
+    if changed != 1 {
+        return Err(ApiError::conflict(
+            "invalid_state",
+            "the lot changed meanwhile",
+        ));
+    }
+    let needs = lot_needs(conn, lot)?;
+    let (need_from, need_to) = need_move(to);
+    crate::needs::store::follow_lot(conn, &needs, need_from, need_to, now)?;
+    settle(conn, tender)?;
+    Ok(())
+}
+
+fn need_move(
+    to: LotStatus,
+) -> (
+    &'static [crate::needs::domain::NeedStatus],
+    crate::needs::domain::NeedStatus,
+) {
+    use crate::needs::domain::NeedStatus as N;
+    match to {
+        LotStatus::Active => (&[N::Awarded], N::Consolidated),
+        LotStatus::Awarded => (&[N::Consolidated], N::Awarded),
+        LotStatus::Contracted => (&[N::Awarded], N::Contracted),
+        LotStatus::Unsuccessful => (&[N::Consolidated, N::Awarded], N::Unsuccessful),
+        LotStatus::Cancelled => (&[N::Consolidated, N::Awarded], N::Cancelled),
+    }
+}
+
+/// Moves the tender's status on from its lots' statuses.
+fn settle(conn: &mut DbConn, tender: TenderId) -> QueryResult<()> {
+    let lots: Vec<LotStatus> = tender_lots::table
+        .filter(tender_lots::tender_id.eq(tender))
+        .select(tender_lots::status)
+        .load(conn)?;
+    let done = |s: &LotStatus| {
+        matches!(
+            s,
+            LotStatus::Awarded
+                | LotStatus::Contracted
+                | LotStatus::Unsuccessful
+                | LotStatus::Cancelled
+        )
+    };
+    let last = |s: &LotStatus| {
+        matches!(
+            s,
+            LotStatus::Contracted | LotStatus::Unsuccessful | LotStatus::Cancelled
+        )
+    };
+    let to = if lots.iter().all(last) && lots.contains(&LotStatus::Contracted) {
+        TenderStatus::Contracted
+    } else if lots.iter().all(done) {
+        TenderStatus::Awarded
+    } else {
+        TenderStatus::Evaluated
+    };
+    diesel::update(
+        tenders::table.filter(tenders::id.eq(tender)).filter(
+            tenders::status.eq_any([
+                TenderStatus::Published,
+                TenderStatus::Evaluated,
+                TenderStatus::Awarded,
+            ]),
+        ),
+    )
+    .set(tenders::status.eq(to))
+    .execute(conn)
+    .map(|_| ())
 }
