@@ -400,6 +400,7 @@ diesel::table! {
 }
 
 diesel::joinable!(bid_prices -> bids (bid_id));
+diesel::joinable!(contract_parts -> contracts (contract_id));
 diesel::joinable!(tender_lots -> tenders (tender_id));
 diesel::joinable!(tender_items -> tender_lots (lot_id));
 diesel::joinable!(tender_item_parts -> tender_items (item_id));

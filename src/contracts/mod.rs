@@ -1,6 +1,10 @@
-//! Contracts and their member parts. So far: the notices a contract sends.
-//!
-//! The feature itself (domain, store, routes) comes with its issue; its mails live here from
-//! the start so that no other module renders them.
+//! Contracts and cost sharing: one contract per awarded lot with one part per member,
+//! allocated by the largest remainder rule (`crate::allocation`), its allocation as JSON or
+//! CSV, shared costs and the coordinator fee split by a key, and savings. See
+//! `docs/allocation.md`.
 
+pub mod costs;
+pub mod domain;
 pub mod notices;
+pub mod routes;
+pub mod store;

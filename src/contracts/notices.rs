@@ -42,6 +42,32 @@ pub fn contract_ready(n: &ContractReady) -> Result<Rendered, askama::Error> {
     crate::notifications::templates::render(subject, &ContractText { n }, &ContractHtml { n })
 }
 
+/// Queues the notice to one member's contact, in the caller's transaction.
+pub fn enqueue_ready(
+    conn: &mut crate::db::DbConn,
+    n: &ContractReady,
+    to: &str,
+    dedup: &str,
+    domain: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), crate::notifications::MailError> {
+    let r = contract_ready(n)?;
+    crate::notifications::store::enqueue(
+        conn,
+        &crate::notifications::store::NewMail {
+            kind: crate::notifications::domain::MailKind::ContractReady,
+            to: to.to_owned(),
+            subject: r.subject,
+            text: r.text,
+            html: r.html,
+            dedup_key: Some(dedup.to_owned()),
+        },
+        domain,
+        now,
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -826,6 +826,18 @@ pub fn lot_needs(conn: &mut DbConn, lot: TenderLotId) -> QueryResult<Vec<NeedId>
         .load(conn)
 }
 
+/// The needs pooled in lot `lot` with their member.
+pub fn lot_needs_by_member(
+    conn: &mut DbConn,
+    lot: TenderLotId,
+) -> QueryResult<Vec<(MemberId, NeedId)>> {
+    tender_needs::table
+        .inner_join(tender_items::table)
+        .filter(tender_items::lot_id.eq(lot))
+        .select((tender_needs::member_id, tender_needs::need_id))
+        .load(conn)
+}
+
 /// Marks an opened tender `evaluated` (the first score recorded); any later status stays.
 pub fn mark_evaluated(conn: &mut DbConn, tender: TenderId) -> QueryResult<()> {
     diesel::update(

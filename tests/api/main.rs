@@ -4,6 +4,7 @@
 mod common;
 
 mod audit;
+mod awards;
 mod cli;
 mod conventions;
 mod foundation;

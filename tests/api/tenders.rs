@@ -16,12 +16,12 @@ use crate::common::TestApp;
 /// A closed campaign with submitted needs; `needs` in creation order:
 /// 0 NMH painting 100 m², 1 BMH painting 50.5 m², 2 ARCH doors 12 u (VAT 20), 3 NMH fuel 2000 l,
 /// 4 BMH painting 10 m² (kept out of the first tender).
-struct Fixture {
-    s: Scenario,
-    needs: Vec<String>,
+pub(crate) struct Fixture {
+    pub(crate) s: Scenario,
+    pub(crate) needs: Vec<String>,
     /// Supplier of division 45 (two addresses), one listed explicitly (division 33), one of
     /// division 33 that nobody invites.
-    suppliers: [String; 3],
+    pub(crate) suppliers: [String; 3],
 }
 
 async fn supplier(
@@ -45,7 +45,7 @@ async fn supplier(
         .to_owned()
 }
 
-async fn fixture(app: &TestApp) -> Fixture {
+pub(crate) async fn fixture(app: &TestApp) -> Fixture {
     let s = Scenario::new(app).await;
     let mut needs = Vec::new();
     for (token, cpv, q, vat, unit) in [
@@ -385,7 +385,7 @@ async fn concurrent_publications_of_one_tender_on_postgres_publish_it_once() {
 }
 
 /// The published standard tender: (tender, lot 1 id, lot 1 item ids in order, lot 1 quantities).
-async fn published(app: &TestApp, f: &Fixture) -> (Value, String, Vec<String>) {
+pub(crate) async fn published(app: &TestApp, f: &Fixture) -> (Value, String, Vec<String>) {
     close(app, f).await;
     let t = standard_tender(app, f).await;
     let id = t["id"].as_str().unwrap().to_owned();
@@ -400,14 +400,14 @@ async fn published(app: &TestApp, f: &Fixture) -> (Value, String, Vec<String>) {
     (t, lot, items)
 }
 
-fn bid_path(t: &Value, lot: &str) -> String {
+pub(crate) fn bid_path(t: &Value, lot: &str) -> String {
     format!(
         "/api/v1/tenders/{}/lots/{lot}/bid",
         t["id"].as_str().unwrap()
     )
 }
 
-async fn put_bid(app: &TestApp, token: &str, path: &str, body: Value) -> crate::common::Resp {
+pub(crate) async fn put_bid(app: &TestApp, token: &str, path: &str, body: Value) -> crate::common::Resp {
     app.call(
         Method::PUT,
         path,
