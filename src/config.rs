@@ -404,8 +404,14 @@ impl Settings {
             }
         }
         for (key, v) in [
-            ("abnormally_low_mean_percent", self.award.abnormally_low_mean_percent),
-            ("abnormally_low_next_percent", self.award.abnormally_low_next_percent),
+            (
+                "abnormally_low_mean_percent",
+                self.award.abnormally_low_mean_percent,
+            ),
+            (
+                "abnormally_low_next_percent",
+                self.award.abnormally_low_next_percent,
+            ),
         ] {
             if !(1..=99).contains(&v) {
                 return Err(format!("award.{key} must be between 1 and 99"));

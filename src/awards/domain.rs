@@ -52,7 +52,8 @@ pub fn standstill_days(procedure: Procedure, notification: Notification, bids: u
 /// sent at `sent`: its Paris date + `days` (far-future dates saturate).
 pub fn signable_from(sent: DateTime<Utc>, days: u32) -> NaiveDate {
     let d = crate::dates::paris_date(sent);
-    d.checked_add_days(Days::new(u64::from(days))).unwrap_or(NaiveDate::MAX)
+    d.checked_add_days(Days::new(u64::from(days)))
+        .unwrap_or(NaiveDate::MAX)
 }
 
 /// `from` + `days` calendar days (the certificates' due date).
@@ -88,23 +89,45 @@ mod tests {
     fn standstill_counts_paris_calendar_days_across_daylight_saving() {
         // Sent 2027-03-27 23:30 UTC = 28 March 00:30 CET→CEST night in Paris (summer time
         // starts 28 March 2027 at 02:00): the notification day is 28 March, not 27.
-        assert_eq!(signable_from(utc(2027, 3, 27, 23, 30), 11), date(2027, 4, 8));
+        assert_eq!(
+            signable_from(utc(2027, 3, 27, 23, 30), 11),
+            date(2027, 4, 8)
+        );
         // Sent 2027-03-27 22:59 UTC = 23:59 CET on 27 March.
-        assert_eq!(signable_from(utc(2027, 3, 27, 22, 59), 11), date(2027, 4, 7));
+        assert_eq!(
+            signable_from(utc(2027, 3, 27, 22, 59), 11),
+            date(2027, 4, 7)
+        );
         // Autumn change (31 October 2027 03:00 CEST → 02:00 CET): 22:30 UTC on the 30th is
         // 00:30 on the 31st in Paris (CEST, UTC+2).
-        assert_eq!(signable_from(utc(2027, 10, 30, 22, 30), 16), date(2027, 11, 16));
-        assert_eq!(signable_from(utc(2027, 10, 30, 21, 59), 16), date(2027, 11, 15));
+        assert_eq!(
+            signable_from(utc(2027, 10, 30, 22, 30), 16),
+            date(2027, 11, 16)
+        );
+        assert_eq!(
+            signable_from(utc(2027, 10, 30, 21, 59), 16),
+            date(2027, 11, 15)
+        );
     }
 
     #[test]
     fn standstill_crosses_month_and_year_ends() {
         assert_eq!(signable_from(utc(2027, 1, 25, 10, 0), 11), date(2027, 2, 5));
-        assert_eq!(signable_from(utc(2028, 2, 20, 10, 0), 11), date(2028, 3, 2), "leap year");
+        assert_eq!(
+            signable_from(utc(2028, 2, 20, 10, 0), 11),
+            date(2028, 3, 2),
+            "leap year"
+        );
         assert_eq!(signable_from(utc(2027, 2, 20, 10, 0), 11), date(2027, 3, 3));
-        assert_eq!(signable_from(utc(2027, 12, 25, 10, 0), 16), date(2028, 1, 10));
+        assert_eq!(
+            signable_from(utc(2027, 12, 25, 10, 0), 16),
+            date(2028, 1, 10)
+        );
         // 31 December 23:30 UTC is already 1 January in Paris.
-        assert_eq!(signable_from(utc(2026, 12, 31, 23, 30), 11), date(2027, 1, 12));
+        assert_eq!(
+            signable_from(utc(2026, 12, 31, 23, 30), 11),
+            date(2027, 1, 12)
+        );
         assert_eq!(days_after(date(2027, 1, 31), 10), date(2027, 2, 10));
     }
 }

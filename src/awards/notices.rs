@@ -224,11 +224,13 @@ mod tests {
         assert!(r.text.contains("Motifs du rejet : offre classée deuxième"));
         assert!(r
             .text
-            .contains("Attributaire : BTP Ouest, note 87,46 / 100."));
+            .contains("Attributaire : BTP Ouest, note 87,46 / 100, montant HT 100"));
         assert!(r.text.contains("Votre note : 80,00 / 100."));
         assert!(r.text.contains("R2181-3"));
         assert!(r.text.contains("pas signé avant le 12 mars 2027"));
-        assert!(r.text.contains("Prix (sur 60,00) : attributaire 57,46, votre offre 60,00"));
+        assert!(r
+            .text
+            .contains("Prix (sur 60,00) : attributaire 57,46, votre offre 60,00"));
         assert!(r.text.contains("Nantes Métropole Habitat, coordonnateur"));
         assert!(r.text.contains("achats@nmh.fr"));
         assert!(r.text.contains("référé précontractuel"));

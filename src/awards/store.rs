@@ -286,7 +286,18 @@ pub fn award_lot(
         )]));
     }
     let entry = entry.clone();
-    let row = grant(conn, lead, &ctx, &s, &entry, reason, input.notification, &HashMap::new(), letters, now)?;
+    let row = grant(
+        conn,
+        lead,
+        &ctx,
+        &s,
+        &entry,
+        reason,
+        input.notification,
+        &HashMap::new(),
+        letters,
+        now,
+    )?;
     Ok(view(conn, &row)?)
 }
 
@@ -343,7 +354,18 @@ fn grant(
         LotStatus::Awarded,
         now,
     )?;
-    queue_letters(conn, lead, ctx, s, entry, &row, days, extra_reasons, letters, now)?;
+    queue_letters(
+        conn,
+        lead,
+        ctx,
+        s,
+        entry,
+        &row,
+        days,
+        extra_reasons,
+        letters,
+        now,
+    )?;
     audit::record(
         conn,
         &Actor::from(&lead.caller),
@@ -368,14 +390,23 @@ fn grant(
 }
 
 /// Why a bid was not retained, in the rejection letter's words.
-fn rejection_reason(r: &Ranked, winner: &Ranked, s: &Standing, extra: &HashMap<BidId, String>) -> String {
+fn rejection_reason(
+    r: &Ranked,
+    winner: &Ranked,
+    s: &Standing,
+    extra: &HashMap<BidId, String>,
+) -> String {
     if let Some(why) = extra.get(&r.candidate.bid_id) {
         return why.clone();
     }
     if r.candidate.late {
         return "offre reçue après la date limite de remise des offres".into();
     }
-    let own = s.reasons.get(&r.candidate.bid_id).map(String::as_str).unwrap_or("");
+    let own = s
+        .reasons
+        .get(&r.candidate.bid_id)
+        .map(String::as_str)
+        .unwrap_or("");
     match r.candidate.admissibility {
         Some(Admissibility::Irregular) => return format!("offre irrégulière : {own}"),
         Some(Admissibility::Unacceptable) => return format!("offre inacceptable : {own}"),
@@ -430,10 +461,11 @@ fn queue_letters(
     };
     let signable = (days > 0).then(|| signable_from(now, days));
     let suppliers: Vec<SupplierId> = s.ranked.iter().map(|r| r.candidate.supplier_id).collect();
-    let contacts: HashMap<SupplierId, Vec<String>> = crate::suppliers::store::by_ids(conn, &suppliers)?
-        .into_iter()
-        .map(|x| (x.id, x.contact_emails))
-        .collect();
+    let contacts: HashMap<SupplierId, Vec<String>> =
+        crate::suppliers::store::by_ids(conn, &suppliers)?
+            .into_iter()
+            .map(|x| (x.id, x.contact_emails))
+            .collect();
     let name = |id: SupplierId| s.names.get(&id).cloned().unwrap_or_default();
     let winner_total = Amount::from_rounded(winner.candidate.total).unwrap_or(Amount::ZERO);
     let winner_score = winner.total_score.unwrap_or_default();
@@ -453,14 +485,20 @@ fn queue_letters(
         &ToEach {
             kind: MailKind::Award,
             rendered: &rendered,
-            to: contacts.get(&winner.candidate.supplier_id).unwrap_or(&no_one),
+            to: contacts
+                .get(&winner.candidate.supplier_id)
+                .unwrap_or(&no_one),
             dedup: format!("award:{}", row.id),
             sealed_until: None,
         },
         &letters.domain,
         now,
     )?;
-    for r in s.ranked.iter().filter(|r| r.candidate.bid_id != winner.candidate.bid_id) {
+    for r in s
+        .ranked
+        .iter()
+        .filter(|r| r.candidate.bid_id != winner.candidate.bid_id)
+    {
         let scores = ctx
             .criteria
             .iter()
@@ -545,7 +583,10 @@ pub fn withdraw(
     ))
     .execute(conn)?;
     if changed != 1 {
-        return Err(ApiError::conflict("invalid_state", "the award changed meanwhile"));
+        return Err(ApiError::conflict(
+            "invalid_state",
+            "the award changed meanwhile",
+        ));
     }
     audit::record(
         conn,
@@ -575,7 +616,14 @@ pub fn withdraw(
     withdrawn.withdrawn_at = Some(DbTime::new(now));
     withdrawn.withdraw_reason = Some(reason.clone());
     let Some(next) = next else {
-        move_lot(conn, tender, lot, &[LotStatus::Awarded], LotStatus::Unsuccessful, now)?;
+        move_lot(
+            conn,
+            tender,
+            lot,
+            &[LotStatus::Awarded],
+            LotStatus::Unsuccessful,
+            now,
+        )?;
         audit::record(
             conn,
             &Actor::from(&lead.caller),
@@ -601,8 +649,20 @@ pub fn withdraw(
     )]
     .into_iter()
     .collect();
-    let cascade = format!("attribution à l'offre classée suivante après retrait (R2144-7) : {reason}");
-    let new = grant(conn, lead, &ctx, &s, &next, Some(cascade), row.notification, &extra, letters, now)?;
+    let cascade =
+        format!("attribution à l'offre classée suivante après retrait (R2144-7) : {reason}");
+    let new = grant(
+        conn,
+        lead,
+        &ctx,
+        &s,
+        &next,
+        Some(cascade),
+        row.notification,
+        &extra,
+        letters,
+        now,
+    )?;
     Ok(Withdrawal {
         withdrawn: view(conn, &withdrawn)?,
         next: Some(view(conn, &new)?),
@@ -617,9 +677,8 @@ pub fn ready_to_contract(
     lot: TenderLotId,
     now: DateTime<Utc>,
 ) -> Result<(AwardId, BidId, SupplierId), ApiError> {
-    let row = live_award(conn, lot)?.ok_or_else(|| {
-        ApiError::conflict("invalid_state", "the lot has no award to contract")
-    })?;
+    let row = live_award(conn, lot)?
+        .ok_or_else(|| ApiError::conflict("invalid_state", "the lot has no award to contract"))?;
     if row.status != AwardStatus::Active {
         return Err(ApiError::conflict(
             "invalid_state",
@@ -641,9 +700,7 @@ pub fn ready_to_contract(
         if crate::dates::paris_date(now) < from {
             return Err(ApiError::conflict(
                 "standstill_running",
-                format!(
-                    "the standstill runs until the contract may be signed on {from} (Paris)"
-                ),
+                format!("the standstill runs until the contract may be signed on {from} (Paris)"),
             ));
         }
     }
@@ -660,7 +717,10 @@ pub fn mark_contracted(conn: &mut DbConn, id: AwardId) -> Result<(), ApiError> {
     .set(awards::status.eq(AwardStatus::Contracted))
     .execute(conn)?;
     if changed != 1 {
-        return Err(ApiError::conflict("invalid_state", "the award changed meanwhile"));
+        return Err(ApiError::conflict(
+            "invalid_state",
+            "the award changed meanwhile",
+        ));
     }
     Ok(())
 }

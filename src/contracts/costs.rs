@@ -114,7 +114,8 @@ fn weights(
     let contracted = match key {
         CostSharingKey::AwardedValue => {
             let by_id = crate::contracts::store::contracted_by_member(conn, group.id)?;
-            let codes = crate::members::store::by_ids(conn, &by_id.keys().copied().collect::<Vec<_>>())?;
+            let codes =
+                crate::members::store::by_ids(conn, &by_id.keys().copied().collect::<Vec<_>>())?;
             by_id
                 .into_iter()
                 .filter_map(|(id, v)| codes.get(&id).map(|m| (m.code.clone(), v)))
@@ -138,7 +139,11 @@ fn weights(
         .collect())
 }
 
-fn split_or_422(amount: Decimal, claimants: &[Claimant], key: CostSharingKey) -> Result<Vec<Share>, ApiError> {
+fn split_or_422(
+    amount: Decimal,
+    claimants: &[Claimant],
+    key: CostSharingKey,
+) -> Result<Vec<Share>, ApiError> {
     split(amount, claimants).map_err(|e| match e {
         SplitError::NoWeight => ApiError::validation(vec![crate::error::FieldError::new(
             "/key",

@@ -93,7 +93,11 @@ fn plain(v: Decimal) -> String {
 
 /// The member parts `parts` as CSV in `dialect` (each part's lines with their allocation
 /// proof, its VAT per rate, its totals).
-pub fn allocation_csv(parts: &[MemberPart], items: &[crate::allocation::ItemTotal], dialect: Dialect) -> String {
+pub fn allocation_csv(
+    parts: &[MemberPart],
+    items: &[crate::allocation::ItemTotal],
+    dialect: Dialect,
+) -> String {
     let mut w = Writer {
         dialect,
         out: String::new(),
@@ -122,7 +126,10 @@ pub fn allocation_csv(parts: &[MemberPart], items: &[crate::allocation::ItemTota
                 w.number(&l.proof.exact_decimal),
                 w.number(&money(l.proof.truncated)),
                 w.text(&l.proof.remainder),
-                l.proof.remainder_rank.map(|r| r.to_string()).unwrap_or_default(),
+                l.proof
+                    .remainder_rank
+                    .map(|r| r.to_string())
+                    .unwrap_or_default(),
                 l.proof.extra_cents.to_string(),
                 w.text(tie_break(&l.proof.tie_break)),
                 w.number(&money(l.amount)),
@@ -223,14 +230,22 @@ mod tests {
         assert_eq!(rows[0], HEADER.join(";"));
         // 3 × 33.3333 = 99.9999 → 100.00; 33.34 / 33.33 / 33.33.
         assert!(rows[1].starts_with("A;line;"), "{}", rows[1]);
-        assert!(rows[1].contains(";5,5;1;33,3333;100,00;33,3333333333…;33,33;1/3;1;1;lower_code;33,34;;"), "{}", rows[1]);
+        assert!(
+            rows[1]
+                .contains(";5,5;1;33,3333;100,00;33,3333333333…;33,33;1/3;1;1;lower_code;33,34;;"),
+            "{}",
+            rows[1]
+        );
         assert_eq!(rows[3], "A;total;;;;;;;;;;;;33,34;1,83;35,17");
         assert!(!csv.contains("33.33"));
     }
 
     #[test]
     fn text_fields_are_quoted_and_defused() {
-        let w = Writer { dialect: Dialect::Rfc4180, out: String::new() };
+        let w = Writer {
+            dialect: Dialect::Rfc4180,
+            out: String::new(),
+        };
         assert_eq!(w.text("a,b"), "\"a,b\"");
         assert_eq!(w.text("=SUM(A1)"), "'=SUM(A1)");
         assert_eq!(w.text("say \"hi\""), "\"say \"\"hi\"\"\"");

@@ -72,6 +72,7 @@ pub async fn get_contract(
 #[serde(deny_unknown_fields)]
 pub struct AllocationQuery {
     /// CSV dialect: `rfc4180` (default) or `excel-fr` (`;`, UTF-8 BOM, decimal commas).
+    #[param(inline)]
     pub dialect: Option<Dialect>,
 }
 

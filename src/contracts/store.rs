@@ -177,15 +177,17 @@ pub fn create(
             ),
         ));
     }
-    let (award_id, bid_id, supplier_id) =
-        crate::awards::store::ready_to_contract(conn, lot, now)?;
+    let (award_id, bid_id, supplier_id) = crate::awards::store::ready_to_contract(conn, lot, now)?;
     let shares = lot_shares(conn, lot)?;
     let prices = crate::bids::store::prices_of(conn, bid_id)?;
     let mut codes: HashMap<String, MemberId> = HashMap::new();
     let mut inputs = Vec::with_capacity(shares.len());
     for item in &shares {
         let unit_price = *prices.get(&item.item_id).ok_or_else(|| {
-            ApiError::internal(format!("bid {bid_id} has no price for item {}", item.item_id))
+            ApiError::internal(format!(
+                "bid {bid_id} has no price for item {}",
+                item.item_id
+            ))
         })?;
         inputs.push(ItemInput {
             item_id: item.item_id,
@@ -220,7 +222,8 @@ pub fn create(
         .on_unique("contracts_lot_key", || {
             ApiError::conflict("invalid_state", "the lot is already contracted")
         })?;
-    let members = crate::members::store::by_ids(conn, &codes.values().copied().collect::<Vec<_>>())?;
+    let members =
+        crate::members::store::by_ids(conn, &codes.values().copied().collect::<Vec<_>>())?;
     let group_name = crate::groups::store::name_of(conn, ctx.group_id)?;
     let supplier_name = crate::suppliers::store::by_ids(conn, &[supplier_id])?
         .into_iter()
@@ -265,7 +268,14 @@ pub fn create(
         }
     }
     crate::awards::store::mark_contracted(conn, award_id)?;
-    move_lot(conn, tender, lot, &[LotStatus::Awarded], LotStatus::Contracted, now)?;
+    move_lot(
+        conn,
+        tender,
+        lot,
+        &[LotStatus::Awarded],
+        LotStatus::Contracted,
+        now,
+    )?;
     audit::record(
         conn,
         &Actor::from(&lead.caller),

@@ -157,9 +157,7 @@ pub fn price_score(
             if p.is_zero() {
                 max
             } else {
-                (max * p_min)
-                    .checked_div(p)
-                    .unwrap_or(Decimal::ZERO)
+                (max * p_min).checked_div(p).unwrap_or(Decimal::ZERO)
             }
         }
         PriceMethod::Linear => {
@@ -354,18 +352,38 @@ mod tests {
         );
         assert_eq!(s, dec("50"));
         // 60 × 100 / 300 = 20 exactly; 60 × 100 / 110 = 54.5454…, shown 54.55.
-        let s = price_score(PriceMethod::Proportional, dec("60"), dec("110"), dec("100"), dec("300"));
+        let s = price_score(
+            PriceMethod::Proportional,
+            dec("60"),
+            dec("110"),
+            dec("100"),
+            dec("300"),
+        );
         assert_eq!(shown(s), "54.55");
         assert!(s > dec("54.545454") && s < dec("54.545455"));
         assert_eq!(
-            price_score(PriceMethod::Proportional, dec("60"), dec("100"), dec("100"), dec("300")),
+            price_score(
+                PriceMethod::Proportional,
+                dec("60"),
+                dec("100"),
+                dec("100"),
+                dec("300")
+            ),
             dec("60")
         );
     }
 
     #[test]
     fn linear_formula_spreads_between_cheapest_and_dearest() {
-        let f = |p: &str| price_score(PriceMethod::Linear, dec("60"), dec(p), dec("100"), dec("300"));
+        let f = |p: &str| {
+            price_score(
+                PriceMethod::Linear,
+                dec("60"),
+                dec(p),
+                dec("100"),
+                dec("300"),
+            )
+        };
         assert_eq!(f("100"), dec("60"));
         assert_eq!(f("300"), dec("0"));
         assert_eq!(f("200"), dec("30"));
@@ -382,7 +400,12 @@ mod tests {
     fn ties_go_to_the_earlier_receipt() {
         let late_equal = candidate("100", 30, "20", "5");
         let early_equal = candidate("100", 10, "20", "5");
-        let ranked = rank(&criteria(), PriceMethod::Proportional, &[late_equal.clone(), early_equal.clone()], RULE);
+        let ranked = rank(
+            &criteria(),
+            PriceMethod::Proportional,
+            &[late_equal.clone(), early_equal.clone()],
+            RULE,
+        );
         assert_eq!(ranked[0].candidate.bid_id, early_equal.bid_id);
         assert_eq!(ranked[0].rank, Some(1));
         assert_eq!(ranked[1].candidate.bid_id, late_equal.bid_id);
@@ -398,11 +421,20 @@ mod tests {
         excluded.admissibility = Some(Admissibility::Irregular);
         let mut late = candidate("40", 4, "30", "10");
         late.late = true;
-        let r = rank(&criteria(), PriceMethod::Proportional, &[cheap.clone(), good.clone(), excluded.clone(), late.clone()], RULE);
+        let r = rank(
+            &criteria(),
+            PriceMethod::Proportional,
+            &[cheap.clone(), good.clone(), excluded.clone(), late.clone()],
+            RULE,
+        );
         assert_eq!(r[0].candidate.bid_id, good.bid_id);
         assert_eq!(r[0].total_score, Some(dec("90")));
         assert_eq!(r[1].total_score, Some(dec("72")));
-        assert_eq!(r[1].price_score, Some(dec("60")), "excluded bids do not set P_min");
+        assert_eq!(
+            r[1].price_score,
+            Some(dec("60")),
+            "excluded bids do not set P_min"
+        );
         assert_eq!(r[2].rank, None);
         assert_eq!(r[3].rank, None);
         assert!(r.iter().all(|x| x.complete || x.rank.is_none()));
@@ -412,7 +444,11 @@ mod tests {
     fn abnormally_low_edges_of_the_mean_rule() {
         // Others' mean 100: exactly 40 % below (60) is flagged, 60.01 is not.
         let others = [dec("100"), dec("100")];
-        let rule = AbnormalRule { mean_percent: dec("40"), next_percent: dec("0") };
+        // next_percent 100: only a zero total would be flagged by the other rule.
+        let rule = AbnormalRule {
+            mean_percent: dec("40"),
+            next_percent: dec("100"),
+        };
         assert!(abnormally_low(dec("60"), &others, rule));
         assert!(!abnormally_low(dec("60.01"), &others, rule));
         // A mean that is not a finite decimal: (100 + 100 + 101) / 3 = 100.333…; 60 % of it is
@@ -424,7 +460,10 @@ mod tests {
 
     #[test]
     fn abnormally_low_edges_of_the_next_bid_rule() {
-        let rule = AbnormalRule { mean_percent: dec("0"), next_percent: dec("30") };
+        let rule = AbnormalRule {
+            mean_percent: dec("100"),
+            next_percent: dec("30"),
+        };
         // Next bid by price is 100 (not the dearer 1000): 70 flagged, 70.01 not.
         let others = [dec("1000"), dec("100")];
         assert!(abnormally_low(dec("70"), &others, rule));
@@ -439,22 +478,41 @@ mod tests {
     fn a_flagged_bid_is_awardable_only_once_justified() {
         let mut cheap = candidate("50", 1, "30", "10");
         let dear = candidate("100", 2, "10", "2");
-        let r = rank(&criteria(), PriceMethod::Proportional, &[cheap.clone(), dear.clone()], RULE);
+        let r = rank(
+            &criteria(),
+            PriceMethod::Proportional,
+            &[cheap.clone(), dear.clone()],
+            RULE,
+        );
         assert!(r[0].abnormally_low);
         assert!(r[0].awardable().is_err());
         cheap.justification = Some(Justification {
             requested_at: Utc::now(),
             outcome: Some(JustificationOutcome::Accepted),
         });
-        let r = rank(&criteria(), PriceMethod::Proportional, &[cheap.clone(), dear.clone()], RULE);
+        let r = rank(
+            &criteria(),
+            PriceMethod::Proportional,
+            &[cheap.clone(), dear.clone()],
+            RULE,
+        );
         assert!(r[0].awardable().is_ok());
         cheap.justification = Some(Justification {
             requested_at: Utc::now(),
             outcome: Some(JustificationOutcome::Rejected),
         });
-        let r = rank(&criteria(), PriceMethod::Proportional, &[cheap, dear.clone()], RULE);
+        let r = rank(
+            &criteria(),
+            PriceMethod::Proportional,
+            &[cheap, dear.clone()],
+            RULE,
+        );
         assert_eq!(r[0].candidate.bid_id, dear.bid_id);
-        assert_eq!(r[0].price_score, Some(dec("60")), "a rejected bid no longer sets P_min");
+        assert_eq!(
+            r[0].price_score,
+            Some(dec("60")),
+            "a rejected bid no longer sets P_min"
+        );
         assert_eq!(r[1].rank, None);
     }
 

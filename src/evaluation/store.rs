@@ -202,8 +202,11 @@ fn view(ctx: &BidLot, s: &Standing) -> Ranking {
             .iter()
             .map(|r| {
                 let c = &r.candidate;
-                let mut scores: BTreeMap<String, String> =
-                    c.scores.iter().map(|(k, v)| (k.clone(), shown(*v))).collect();
+                let mut scores: BTreeMap<String, String> = c
+                    .scores
+                    .iter()
+                    .map(|(k, v)| (k.clone(), shown(*v)))
+                    .collect();
                 if let Some(p) = r.price_score {
                     scores.insert(price_name.clone(), shown(p));
                 }
@@ -262,7 +265,10 @@ fn open_lot(
     let (ctx, _) = locate_opened(conn, &lead.caller, id, now)?;
     hold(conn, ctx.tender_id, Hold::Exclusive)?;
     let (ctx, status) = locate_opened(conn, &lead.caller, id, now)?;
-    if !matches!(ctx.status, TenderStatus::Opened | TenderStatus::Evaluated | TenderStatus::Awarded) {
+    if !matches!(
+        ctx.status,
+        TenderStatus::Opened | TenderStatus::Evaluated | TenderStatus::Awarded
+    ) {
         return Err(ApiError::conflict(
             "invalid_state",
             format!(
@@ -353,14 +359,21 @@ pub fn evaluate(
             }
             Some(k) if score.value() > k.weight.value() => c.add(
                 pointer,
-                format!("must be at most the criterion's weight, {}", k.weight.value()),
+                format!(
+                    "must be at most the criterion's weight, {}",
+                    k.weight.value()
+                ),
             ),
             Some(_) => {}
             None => c.add(pointer, "is not a criterion of this tender"),
         }
     }
     if input.admissibility == Admissibility::Admissible {
-        for k in ctx.criteria.iter().filter(|k| k.kind != CriterionKind::Price) {
+        for k in ctx
+            .criteria
+            .iter()
+            .filter(|k| k.kind != CriterionKind::Price)
+        {
             if !input.scores.contains_key(&k.name) {
                 c.add(
                     format!("/scores/{}", pointer_key(&k.name)),
@@ -442,7 +455,12 @@ pub fn justify(
     }
     let s = standing(conn, &ctx, rule, now)?;
     let flagged = s.of(id).is_some_and(|r| r.abnormally_low);
-    if !flagged && existing.as_ref().and_then(|e| e.justification_requested_at).is_none() {
+    if !flagged
+        && existing
+            .as_ref()
+            .and_then(|e| e.justification_requested_at)
+            .is_none()
+    {
         return Err(ApiError::conflict(
             "not_abnormally_low",
             "this bid is not flagged as abnormally low",

@@ -654,10 +654,7 @@ pub fn follow_lot(
             .filter(needs::id.eq_any(ids.to_vec()))
             .filter(needs::status.eq_any(from.to_vec())),
     )
-    .set((
-        needs::status.eq(to),
-        needs::updated_at.eq(DbTime::new(now)),
-    ))
+    .set((needs::status.eq(to), needs::updated_at.eq(DbTime::new(now))))
     .execute(conn)
 }
 

@@ -929,13 +929,13 @@ fn settle(conn: &mut DbConn, tender: TenderId) -> QueryResult<()> {
         TenderStatus::Evaluated
     };
     diesel::update(
-        tenders::table.filter(tenders::id.eq(tender)).filter(
-            tenders::status.eq_any([
+        tenders::table
+            .filter(tenders::id.eq(tender))
+            .filter(tenders::status.eq_any([
                 TenderStatus::Published,
                 TenderStatus::Evaluated,
                 TenderStatus::Awarded,
-            ]),
-        ),
+            ])),
     )
     .set(tenders::status.eq(to))
     .execute(conn)

@@ -25,13 +25,21 @@ fn shown(v: Decimal) -> String {
 }
 
 async fn put(app: &TestApp, path: &str, token: &str, body: Value) -> crate::common::Resp {
-    app.call(Method::PUT, path, Some(token), Some(body.to_string().into_bytes()))
-        .await
+    app.call(
+        Method::PUT,
+        path,
+        Some(token),
+        Some(body.to_string().into_bytes()),
+    )
+    .await
 }
 
 fn set_clock(app: &TestApp, rfc3339: &str) {
-    app.clock
-        .set(chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap().into());
+    app.clock.set(
+        chrono::DateTime::parse_from_rfc3339(rfc3339)
+            .unwrap()
+            .into(),
+    );
 }
 
 fn entry<'a>(ranking: &'a Value, bid: &str) -> &'a Value {

@@ -407,7 +407,12 @@ pub(crate) fn bid_path(t: &Value, lot: &str) -> String {
     )
 }
 
-pub(crate) async fn put_bid(app: &TestApp, token: &str, path: &str, body: Value) -> crate::common::Resp {
+pub(crate) async fn put_bid(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    body: Value,
+) -> crate::common::Resp {
     app.call(
         Method::PUT,
         path,
