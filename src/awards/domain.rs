@@ -37,7 +37,7 @@ crate::stored_enum! {
 }
 
 /// Days of standstill for an award under `procedure`, notified by `notification`, in a lot
-/// where `bids` bids competed (0: none).
+/// where `bids` bids were received in time (0: none — the winner was the only participant).
 pub fn standstill_days(procedure: Procedure, notification: Notification, bids: usize) -> u32 {
     if procedure != Procedure::OpenTender || bids <= 1 {
         return 0;

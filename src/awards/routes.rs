@@ -62,7 +62,8 @@ pub async fn award_lot(
 
 /// Withdraws the lot's award with a reason (the winner did not produce its certificates or
 /// withdrew before signature, R2144-7) and awards the next-ranked bid, with new letters and a
-/// new standstill; with no bid left the lot becomes `unsuccessful`.
+/// new standstill; with no bid left the lot becomes `unsuccessful`; when the next bid is
+/// abnormally low and not yet justified, the lot goes back to `active`.
 #[utoipa::path(
     tag = "awards",
     params(("id" = Uuid, Path, description = "tender id"), ("lot_id" = Uuid, Path, description = "lot id")),
@@ -70,7 +71,7 @@ pub async fn award_lot(
     responses(
         (status = 200, body = Withdrawal),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, description = "bids_sealed, invalid_state, abnormally_low_unjustified (the next bid)", body = Problem),
+        (status = 409, description = "bids_sealed, invalid_state", body = Problem),
         (status = 422, body = Problem)
     ),
     security(("bearer" = []))

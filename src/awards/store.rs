@@ -494,10 +494,11 @@ fn queue_letters(
         &letters.domain,
         now,
     )?;
+    // Every other bidder: a winner's own late version gets no rejection letter.
     for r in s
         .ranked
         .iter()
-        .filter(|r| r.candidate.bid_id != winner.candidate.bid_id)
+        .filter(|r| r.candidate.supplier_id != winner.candidate.supplier_id)
     {
         let scores = ctx
             .criteria
@@ -550,7 +551,9 @@ fn queue_letters(
 
 /// Withdraws the lot's active award with `reason` (certificates not produced, winner
 /// withdrawn — R2144-7) and awards the next-ranked competing bid that was never awarded,
-/// with new letters and a new standstill; with none left, the lot is `unsuccessful`.
+/// with new letters and a new standstill; with none left, the lot is `unsuccessful`; when
+/// that bid is flagged abnormally low without an accepted justification, the lot goes back
+/// to `active` for the lead to record it and award again.
 pub fn withdraw(
     conn: &mut DbConn,
     lead: &Lead,
@@ -642,7 +645,23 @@ pub fn withdraw(
             lot_status: LotStatus::Unsuccessful,
         });
     };
-    check_awardable(&next)?;
+    if check_awardable(&next).is_err() {
+        // The next bid needs the lead first (a justification to record): the lot goes back to
+        // `active` so it can be evaluated and awarded again.
+        move_lot(
+            conn,
+            tender,
+            lot,
+            &[LotStatus::Awarded],
+            LotStatus::Active,
+            now,
+        )?;
+        return Ok(Withdrawal {
+            withdrawn: view(conn, &withdrawn)?,
+            next: None,
+            lot_status: LotStatus::Active,
+        });
+    }
     let extra: HashMap<BidId, String> = [(
         row.bid_id,
         format!("attribution retirée (article R2144-7 du code de la commande publique) : {reason}"),

@@ -418,8 +418,13 @@ pub fn locate_opened(
         .first(conn)
         .optional()?;
     let (tender, lot, status) = found.ok_or_else(|| ApiError::not_found("bid"))?;
-    let ctx =
-        lot_for_bidding(conn, caller, tender, lot, now).map_err(|_| ApiError::not_found("bid"))?;
+    let ctx = lot_for_bidding(conn, caller, tender, lot, now).map_err(|e| {
+        if e.status == actix_web::http::StatusCode::NOT_FOUND {
+            ApiError::not_found("bid")
+        } else {
+            e
+        }
+    })?;
     if now < ctx.deadline {
         return Err(ApiError::not_found("bid"));
     }

@@ -381,12 +381,14 @@ pub fn savings(conn: &mut DbConn, caller: &Caller, id: GroupId) -> Result<Saving
         let amount = round_half_up(total.con_d * pct / Decimal::ONE_HUNDRED, 2);
         let key = group.cost_sharing_key;
         let claimants = weights(conn, &group, key)?;
-        Some(CoordinatorFee {
+        // A key with no weight (no dwellings recorded) leaves the fee unsplit: not an error
+        // of this read.
+        split(amount, &claimants).ok().map(|shares| CoordinatorFee {
             percent: pct.normalize().to_string(),
             base: crate::decimal::fixed(total.con_d, 2),
             amount: crate::decimal::fixed(amount, 2),
             key,
-            shares: shares_view(split_or_422(amount, &claimants, key)?),
+            shares: shares_view(shares),
         })
     };
     Ok(Savings {

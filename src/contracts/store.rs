@@ -65,12 +65,14 @@ pub struct Contract {
     pub supplier_id: SupplierId,
     /// Contractor's legal name.
     pub supplier_name: String,
-    /// The lot's awarded total HT (Σ item totals = Σ member parts), 2 decimals.
+    /// The lot's awarded total HT (Σ item totals = Σ member parts), 2 decimals; for an
+    /// officer, its own part's.
     #[schema(value_type = String, example = "1234.50")]
     pub total_ht: String,
     /// Duration in months.
     pub contract_months: u32,
-    /// Item totals, rule step 1: round_half_up(Σ member quantities × unit price, 2).
+    /// Item totals, rule step 1: round_half_up(Σ member quantities × unit price, 2) (empty
+    /// for an officer: they would tell the other members' quantities).
     pub items: Vec<ItemTotal>,
     /// Member parts with their VAT, lines and allocation proof (an officer: its own only).
     pub parts: Vec<MemberPart>,
@@ -126,6 +128,18 @@ fn view(conn: &mut DbConn, caller: &Caller, row: ContractRow) -> Result<Contract
         .next()
         .map(|s| s.legal_name)
         .unwrap_or_default();
+    // An officer sees its own part only: neither the lot's total nor its item quantities,
+    // from which the other members' parts could be worked out.
+    let (total_ht, items) = match caller.principal {
+        Principal::Officer { .. } => (
+            parts
+                .iter()
+                .map(|p| p.total_ht)
+                .sum::<rust_decimal::Decimal>(),
+            Vec::new(),
+        ),
+        _ => (row.total_ht.0, row.items.0),
+    };
     Ok(Contract {
         id: row.id,
         tender_id: row.tender_id,
@@ -134,9 +148,9 @@ fn view(conn: &mut DbConn, caller: &Caller, row: ContractRow) -> Result<Contract
         group_id: row.group_id,
         supplier_id: row.supplier_id,
         supplier_name,
-        total_ht: crate::decimal::fixed(row.total_ht.0, 2),
+        total_ht: crate::decimal::fixed(total_ht, 2),
         contract_months: u32::try_from(row.contract_months).unwrap_or(12),
-        items: row.items.0,
+        items,
         parts,
         created_at: row.created_at.get(),
     })
