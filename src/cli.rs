@@ -94,6 +94,27 @@ pub enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Write open data.
+    Export {
+        /// What to export.
+        #[command(subcommand)]
+        what: ExportWhat,
+    },
+}
+
+/// Export subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ExportWhat {
+    /// The DECP 2.0 file of every contract made since a date (Europe/Paris): one `marche` per
+    /// member part, ready for data.gouv.fr.
+    Decp {
+        /// First day, YYYY-MM-DD (e.g. 2027-01-01 for the year's file).
+        #[arg(long)]
+        since: String,
+        /// File to write (default: standard output).
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 /// Audit subcommands.
@@ -255,6 +276,32 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 spec.name
             );
             println!("{}", created.token);
+            Ok(())
+        }
+        Command::Export {
+            what: ExportWhat::Decp { since, output },
+        } => {
+            let day = chrono::NaiveDate::parse_from_str(&since, "%Y-%m-%d")
+                .ok()
+                .filter(|d| since.len() == 10 && crate::dates::date_in_range(*d))
+                .ok_or_else(|| {
+                    CliError::Invalid(format!(
+                        "--since {since:?}: must be a date YYYY-MM-DD in the years 2000 to 2199"
+                    ))
+                })?;
+            let start = crate::dates::paris_midnight(day).ok_or_else(|| {
+                CliError::Invalid(format!("--since {since}: no such Paris midnight"))
+            })?;
+            let mut conn = db.conn()?;
+            let now = chrono::Utc::now();
+            let text = crate::exports::store::decp_since(&mut conn, start, now)
+                .map_err(|e| CliError::Db(DbError::Query(e.detail)))?;
+            match output {
+                Some(path) => std::fs::write(&path, text.as_bytes()).map_err(|e| {
+                    CliError::Invalid(format!("cannot write {}: {e}", path.display()))
+                })?,
+                None => println!("{text}"),
+            }
             Ok(())
         }
         Command::Audit {

@@ -27,6 +27,8 @@ pub struct Settings {
     pub procedures: ProceduresSettings,
     /// Evaluation and award rules.
     pub award: AwardSettings,
+    /// Open-data exports.
+    pub exports: ExportSettings,
     /// How e-mail leaves the service.
     pub mail: MailSettings,
     /// The outbox worker.
@@ -203,6 +205,16 @@ pub struct OutboxSettings {
 pub struct NotificationSettings {
     /// Days before a campaign's deadline when members with no submitted need get a reminder.
     pub reminder_days_before_deadline: u32,
+}
+
+/// `[exports]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ExportSettings {
+    /// Prefix of the OCDS ocids (`ocds-` and the publisher's registered code).
+    pub ocid_prefix: String,
+    /// The service's public base URL, for the OCDS package's `uri`.
+    pub public_base_url: String,
 }
 
 /// `[award]` section.
@@ -422,6 +434,22 @@ impl Settings {
         }
         if self.award.court.trim().is_empty() || self.award.court.chars().count() > 200 {
             return Err("award.court must name a court in 1 to 200 characters".into());
+        }
+        let prefix = &self.exports.ocid_prefix;
+        if !prefix.starts_with("ocds-")
+            || prefix.len() > 40
+            || !prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(
+                "exports.ocid_prefix must start with \"ocds-\" and hold at most 40 letters, digits or '-'".into(),
+            );
+        }
+        if !(self.exports.public_base_url.starts_with("http://")
+            || self.exports.public_base_url.starts_with("https://"))
+        {
+            return Err("exports.public_base_url must be an http:// or https:// URL".into());
         }
         let name = &self.outbox.worker_name;
         if name.len() > 64

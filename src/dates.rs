@@ -8,6 +8,16 @@ pub fn paris_local(t: DateTime<Utc>) -> String {
     t.with_timezone(&Paris).to_rfc3339()
 }
 
+/// The first instant of Paris calendar day `d` (midnight; never skipped by a clock change in
+/// France, which moves at 02:00/03:00).
+pub fn paris_midnight(d: NaiveDate) -> Option<DateTime<Utc>> {
+    use chrono::TimeZone;
+    Paris
+        .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 /// The calendar date in Paris at instant `t`.
 pub fn paris_date(t: DateTime<Utc>) -> NaiveDate {
     t.with_timezone(&Paris).date_naive()

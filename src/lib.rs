@@ -18,6 +18,7 @@ pub mod db;
 pub mod decimal;
 pub mod error;
 pub mod evaluation;
+pub mod exports;
 pub mod extract;
 pub mod groups;
 pub mod health;

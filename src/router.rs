@@ -61,6 +61,9 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(crate::contracts::routes::create_shared_cost)
         .service(crate::contracts::routes::list_shared_costs)
         .service(crate::contracts::routes::savings)
+        .service(crate::exports::routes::tender_ocds)
+        .service(crate::exports::routes::contract_decp)
+        .service(crate::exports::routes::lot_comparison)
         .service(crate::notifications::routes::list_outbox)
         .service(crate::audit::routes::list_audit)
         .service(crate::audit::routes::audit_head);

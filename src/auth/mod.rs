@@ -252,13 +252,34 @@ fn record_use(state: &AppState, id: TokenId, now: chrono::DateTime<chrono::Utc>)
     });
 }
 
-/// Middleware of `/api/v1`: every route there needs a token, so the request is authenticated
-/// here, before any body is read; the caller is left in the request's extensions for the
-/// role extractors. Missing, unknown, revoked or expired → 401 at once.
+/// True for the one route anyone may call without a token — `GET
+/// /api/v1/tenders/{id}/ocds`, a contracted tender's open data — when no `Authorization`
+/// header is sent (a token sent is always checked).
+fn anonymous_allowed(req: &ServiceRequest) -> bool {
+    req.method() == actix_web::http::Method::GET
+        && !req.headers().contains_key(AUTHORIZATION)
+        && req
+            .path()
+            .strip_prefix("/api/v1/tenders/")
+            .and_then(|rest| rest.strip_suffix("/ocds"))
+            .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
+/// Middleware of `/api/v1`: every route there needs a token (but the open data of a
+/// contracted tender, see [`anonymous_allowed`]), so the request is authenticated here,
+/// before any body is read; the caller is left in the request's extensions for the role
+/// extractors. Missing, unknown, revoked or expired → 401 at once.
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if anonymous_allowed(&req) {
+        // Open data: no token, no caller; the handler shows only what is public.
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    }
     match authenticate(req.request()).await {
         Ok(caller) => {
             req.extensions_mut().insert(caller);

@@ -743,3 +743,14 @@ pub fn mark_contracted(conn: &mut DbConn, id: AwardId) -> Result<(), ApiError> {
     }
     Ok(())
 }
+
+/// Every award of lots `lots`, withdrawn ones included, oldest first (for exports; the
+/// caller scoped the tender).
+pub fn of_lots(conn: &mut DbConn, lots: &[TenderLotId]) -> QueryResult<Vec<Award>> {
+    let rows: Vec<AwardRow> = awards::table
+        .filter(awards::lot_id.eq_any(lots.to_vec()))
+        .order(awards::awarded_at.asc())
+        .select(AwardRow::as_select())
+        .load(conn)?;
+    rows.iter().map(|r| view(conn, r)).collect()
+}

@@ -445,3 +445,39 @@ pub fn prices_of(
         .map(|p| (p.item_id, p.unit_price.0))
         .collect())
 }
+
+/// Every current bid of tender `tender` (submitted and late) with its lot — only from the
+/// deadline (`None` before: nothing sealed leaves). For exports; the caller scoped the tender.
+pub fn tender_bids(
+    conn: &mut DbConn,
+    tender: TenderId,
+    deadline: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> QueryResult<Option<Vec<(TenderLotId, OpenedBid)>>> {
+    if now < deadline {
+        return Ok(None);
+    }
+    let rows: Vec<BidRow> = bids::table
+        .filter(bids::tender_id.eq(tender))
+        .filter(bids::status.eq_any([BidStatus::Submitted, BidStatus::Late]))
+        .order((bids::received_at.asc(), bids::id.asc()))
+        .select(BidRow::as_select())
+        .load(conn)?;
+    Ok(Some(
+        rows.into_iter()
+            .map(|r| {
+                (
+                    r.lot_id,
+                    OpenedBid {
+                        id: r.id,
+                        supplier_id: r.supplier_id,
+                        supplier_name: String::new(),
+                        total: r.total.0,
+                        received_at: r.received_at.get(),
+                        late: r.status == BidStatus::Late,
+                    },
+                )
+            })
+            .collect(),
+    ))
+}

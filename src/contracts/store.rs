@@ -375,3 +375,107 @@ pub fn parts_of_group(
         })
         .collect())
 }
+
+/// A contract as the exports read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractSummary {
+    /// Contract.
+    pub id: ContractId,
+    /// Tender.
+    pub tender_id: TenderId,
+    /// Lot.
+    pub lot_id: TenderLotId,
+    /// Award.
+    pub award_id: AwardId,
+    /// Contractor.
+    pub supplier_id: SupplierId,
+    /// Lot total HT.
+    pub total_ht: rust_decimal::Decimal,
+    /// Duration in months.
+    pub months: u32,
+    /// When made.
+    pub created_at: DateTime<Utc>,
+    /// Member parts: (member, HT).
+    pub parts: Vec<(MemberId, rust_decimal::Decimal)>,
+}
+
+fn summaries(
+    conn: &mut DbConn,
+    rows: Vec<ContractRow>,
+    member: Option<MemberId>,
+) -> QueryResult<Vec<ContractSummary>> {
+    let ids: Vec<ContractId> = rows.iter().map(|r| r.id).collect();
+    let mut q = contract_parts::table
+        .filter(contract_parts::contract_id.eq_any(ids))
+        .into_boxed();
+    if let Some(m) = member {
+        q = q.filter(contract_parts::member_id.eq(m));
+    }
+    let parts: Vec<(ContractId, MemberId, DbDecimal)> = q
+        .select((
+            contract_parts::contract_id,
+            contract_parts::member_id,
+            contract_parts::total_ht,
+        ))
+        .load(conn)?;
+    let mut by: HashMap<ContractId, Vec<(MemberId, rust_decimal::Decimal)>> = HashMap::new();
+    for (c, m, v) in parts {
+        by.entry(c).or_default().push((m, v.0));
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| ContractSummary {
+            id: r.id,
+            tender_id: r.tender_id,
+            lot_id: r.lot_id,
+            award_id: r.award_id,
+            supplier_id: r.supplier_id,
+            total_ht: r.total_ht.0,
+            months: u32::try_from(r.contract_months).unwrap_or(12),
+            created_at: r.created_at.get(),
+            parts: by.remove(&r.id).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// The contracts of tender `tender` (every part; for exports, the caller scoped the tender).
+pub fn of_tender(conn: &mut DbConn, tender: TenderId) -> QueryResult<Vec<ContractSummary>> {
+    let rows: Vec<ContractRow> = contracts::table
+        .filter(contracts::tender_id.eq(tender))
+        .order(contracts::created_at.asc())
+        .select(ContractRow::as_select())
+        .load(conn)?;
+    summaries(conn, rows, None)
+}
+
+/// Contract `id` as `caller` may read it (an officer: its member's part only), or 404.
+pub fn summary(
+    conn: &mut DbConn,
+    caller: &Caller,
+    id: ContractId,
+) -> Result<ContractSummary, ApiError> {
+    let row = visible(caller)
+        .filter(contracts::id.eq(id))
+        .select(ContractRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("contract"))?;
+    let member = match caller.principal {
+        Principal::Officer { member_id } => Some(member_id),
+        _ => None,
+    };
+    summaries(conn, vec![row], member)?
+        .pop()
+        .ok_or_else(|| ApiError::not_found("contract"))
+}
+
+/// Every contract made at or after `since` (the yearly DECP file; the CLI, run by the
+/// operator).
+pub fn made_since(conn: &mut DbConn, since: DateTime<Utc>) -> QueryResult<Vec<ContractSummary>> {
+    let rows: Vec<ContractRow> = contracts::table
+        .filter(contracts::created_at.ge(DbTime::new(since)))
+        .order(contracts::created_at.asc())
+        .select(ContractRow::as_select())
+        .load(conn)?;
+    summaries(conn, rows, None)
+}

@@ -501,3 +501,15 @@ pub fn justify(
     let s = standing(conn, &ctx, rule, now)?;
     Ok(view(&ctx, &s))
 }
+
+/// The lead's verdicts on the bids of lots `lots` (for exports, after the deadline).
+pub fn verdicts(
+    conn: &mut DbConn,
+    lots: &[TenderLotId],
+) -> QueryResult<HashMap<BidId, Admissibility>> {
+    let rows: Vec<(BidId, Admissibility)> = bid_evaluations::table
+        .filter(bid_evaluations::lot_id.eq_any(lots.to_vec()))
+        .select((bid_evaluations::bid_id, bid_evaluations::admissibility))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}

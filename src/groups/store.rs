@@ -348,3 +348,12 @@ pub fn is_led_by(conn: &mut DbConn, id: GroupId, member: MemberId) -> QueryResul
     ))
     .get_result(conn)
 }
+
+/// The coordinating member of group `id` (the buyer of its tenders, for exports; no caller
+/// scope: the calling feature scoped the tender).
+pub fn coordinator_of(conn: &mut DbConn, id: GroupId) -> QueryResult<MemberId> {
+    groups::table
+        .filter(groups::id.eq(id))
+        .select(groups::coordinator_id)
+        .first(conn)
+}

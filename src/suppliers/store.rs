@@ -180,3 +180,12 @@ pub fn invitees(
         .map(Invitee::from)
         .collect())
 }
+
+/// The suppliers `ids` with their identifiers (for exports).
+pub fn full_by_ids(conn: &mut DbConn, ids: &[SupplierId]) -> QueryResult<Vec<Supplier>> {
+    let rows: Vec<SupplierRow> = suppliers::table
+        .filter(suppliers::id.eq_any(ids.to_vec()))
+        .select(SupplierRow::as_select())
+        .load(conn)?;
+    Ok(rows.into_iter().map(Supplier::from).collect())
+}

@@ -146,6 +146,16 @@ fn view(
     now: DateTime<Utc>,
 ) -> Result<Tender, ApiError> {
     let staff = !matches!(caller.principal, Principal::Supplier { .. });
+    view_as(conn, staff, row, now)
+}
+
+/// The view of `row`, with the members' shares and listed suppliers when `staff`.
+fn view_as(
+    conn: &mut DbConn,
+    staff: bool,
+    row: TenderRow,
+    now: DateTime<Utc>,
+) -> Result<Tender, ApiError> {
     let lots: Vec<LotRow> = tender_lots::table
         .filter(tender_lots::tender_id.eq(row.id))
         .order(tender_lots::number.asc())
@@ -430,6 +440,19 @@ pub fn get(
 ) -> Result<Tender, ApiError> {
     let row = find(conn, caller, id)?;
     view(conn, caller, row, now)
+}
+
+/// A **contracted** tender, for anyone (its open data, without the members' shares); 404
+/// for any other.
+pub fn get_public(conn: &mut DbConn, id: TenderId, now: DateTime<Utc>) -> Result<Tender, ApiError> {
+    let row = tenders::table
+        .filter(tenders::id.eq(id))
+        .filter(tenders::status.eq(TenderStatus::Contracted))
+        .select(TenderRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("tender"))?;
+    view_as(conn, false, row, now)
 }
 
 /// A tender in a list.

@@ -208,6 +208,8 @@ both_backends! {
             "GET /api/v1/contracts/{id}", "GET /api/v1/contracts/{id}/allocation",
             "POST /api/v1/groups/{id}/shared-costs", "GET /api/v1/groups/{id}/shared-costs",
             "GET /api/v1/groups/{id}/savings",
+            "GET /api/v1/tenders/{id}/ocds", "GET /api/v1/contracts/{id}/decp",
+            "GET /api/v1/tenders/{id}/lots/{lot_id}/comparison",
             "GET /api/v1/outbox",
             "GET /api/v1/audit", "GET /api/v1/audit/head",
         ];

@@ -7,6 +7,7 @@ mod audit;
 mod awards;
 mod cli;
 mod conventions;
+mod exports;
 mod foundation;
 mod hardening;
 mod idempotency;

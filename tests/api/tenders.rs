@@ -24,7 +24,7 @@ pub(crate) struct Fixture {
     pub(crate) suppliers: [String; 3],
 }
 
-async fn supplier(
+pub(crate) async fn supplier(
     app: &TestApp,
     name: &str,
     siret: &str,
@@ -93,7 +93,7 @@ pub(crate) async fn fixture(app: &TestApp) -> Fixture {
     }
 }
 
-fn tender_body(f: &Fixture, reference: &str, lots: Value) -> Value {
+pub(crate) fn tender_body(f: &Fixture, reference: &str, lots: Value) -> Value {
     json!({
         "campaign_id": f.s.campaign, "reference": reference, "title": "Entretien des logements 2027",
         "procedure": "open_tender", "bid_deadline": "2027-02-01T12:00:00+01:00",
@@ -107,7 +107,7 @@ fn tender_body(f: &Fixture, reference: &str, lots: Value) -> Value {
     })
 }
 
-async fn close(app: &TestApp, f: &Fixture) {
+pub(crate) async fn close(app: &TestApp, f: &Fixture) {
     app.post(
         &format!("/api/v1/campaigns/{}/close", f.s.campaign),
         &f.s.lead,

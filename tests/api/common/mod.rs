@@ -53,6 +53,8 @@ pub struct Resp {
     pub content_type: String,
     pub headers: header::HeaderMap,
     pub body: String,
+    /// The body as sent (binary bodies: XLSX).
+    pub bytes: Vec<u8>,
 }
 
 impl Resp {
@@ -233,12 +235,14 @@ impl TestApp {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let body = String::from_utf8_lossy(&test::read_body(res).await).into_owned();
+        let bytes = test::read_body(res).await.to_vec();
+        let body = String::from_utf8_lossy(&bytes).into_owned();
         Resp {
             status,
             content_type,
             headers,
             body,
+            bytes,
         }
     }
 
