@@ -244,10 +244,17 @@ both_backends! {
         assert_eq!(nmh_line["savings_percent"], "-11.06");
         assert_eq!(savings["group"]["estimated_yearly"], "2925.00");
         assert_eq!(savings["group"]["contracted_over_duration"], "6608.50");
+        // Coordinator fee: 1.5 % of 6608.50 = 99.1275 → 99.13, by dwellings (25/13/14 of 52
+        // thousand): NMH 47.658… → 47.65, BMH 24.7825 → 24.78, ARCH 26.688… → 26.68; the two
+        // cents left go to the largest remainders, ARCH (.88) then NMH (.86).
+        let fee = &savings["coordinator_fee"];
+        assert_eq!((fee["percent"].as_str(), fee["base"].as_str(), fee["amount"].as_str()), (Some("1.5"), Some("6608.50"), Some("99.13")));
+        assert_eq!(amounts(fee), [("ARCH".into(), "26.69".into()), ("BMH".into(), "24.78".into()), ("NMH".into(), "47.66".into())]);
         let own = app.get(&format!("/api/v1/groups/{}/savings", f.s.group), &f.s.bmh).await.ok(200);
         assert_eq!(own["members"].as_array().unwrap().len(), 1);
         assert_eq!(own["members"][0]["contracted_yearly"], "1009.50");
         assert!(own["group"].is_null());
+        assert!(own["coordinator_fee"].is_null(), "the fee's split is the lead's");
     }
 
     async fn an_abnormally_low_bid_needs_an_accepted_justification_and_a_cascade_can_end_unsuccessful(app) {

@@ -294,7 +294,8 @@ impl TestApp {
         ["NMH", "BMH", "ARCH"]
     }
 
-    /// Creates a group of the three offices coordinated by NMH; returns its id.
+    /// Creates a group of the three offices coordinated by NMH (shared costs by dwellings, a
+    /// 1.5 % coordinator fee); returns its id.
     pub async fn seed_group(&self) -> String {
         self.seed_members().await;
         let g = self
@@ -302,7 +303,7 @@ impl TestApp {
                 "/api/v1/groups",
                 &self.admin,
                 json!({"name": "Groupement Ouest", "coordinator": "NMH", "members": ["NMH", "BMH", "ARCH"],
-                       "cost_sharing_key": "dwellings"}),
+                       "cost_sharing_key": "dwellings", "coordinator_fee_percent": "1.5"}),
             )
             .await
             .ok(201);
