@@ -111,6 +111,9 @@ pub enum ExportWhat {
         /// First day, YYYY-MM-DD (e.g. 2027-01-01 for the year's file).
         #[arg(long)]
         since: String,
+        /// Day after the last one, YYYY-MM-DD (e.g. 2028-01-01); default: up to now.
+        #[arg(long)]
+        until: Option<String>,
         /// File to write (default: standard output).
         #[arg(long)]
         output: Option<std::path::PathBuf>,
@@ -279,23 +282,36 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Export {
-            what: ExportWhat::Decp { since, output },
+            what:
+                ExportWhat::Decp {
+                    since,
+                    until,
+                    output,
+                },
         } => {
-            let day = chrono::NaiveDate::parse_from_str(&since, "%Y-%m-%d")
-                .ok()
-                .filter(|d| since.len() == 10 && crate::dates::date_in_range(*d))
-                .ok_or_else(|| {
-                    CliError::Invalid(format!(
-                        "--since {since:?}: must be a date YYYY-MM-DD in the years 2000 to 2199"
-                    ))
-                })?;
-            let start = crate::dates::paris_midnight(day).ok_or_else(|| {
-                CliError::Invalid(format!("--since {since}: no such Paris midnight"))
-            })?;
+            let midnight = |flag: &str, raw: &str| {
+                chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                    .ok()
+                    .filter(|d| raw.len() == 10 && crate::dates::date_in_range(*d))
+                    .and_then(crate::dates::paris_midnight)
+                    .ok_or_else(|| {
+                        CliError::Invalid(format!(
+                            "{flag} {raw:?}: must be a date YYYY-MM-DD in the years 2000 to 2199"
+                        ))
+                    })
+            };
+            let start = midnight("--since", &since)?;
+            let end = until
+                .as_deref()
+                .map(|u| midnight("--until", u))
+                .transpose()?;
             let mut conn = db.conn()?;
             let now = chrono::Utc::now();
-            let text = crate::exports::store::decp_since(&mut conn, start, now)
-                .map_err(|e| CliError::Db(DbError::Query(e.detail)))?;
+            // One transaction: a contract made meanwhile is in the file whole, or not at all.
+            let text = diesel::Connection::transaction(&mut conn, |c| {
+                crate::exports::store::decp_between(c, start, end, now)
+            })
+            .map_err(|e: crate::error::ApiError| CliError::Db(DbError::Query(e.detail)))?;
             match output {
                 Some(path) => std::fs::write(&path, text.as_bytes()).map_err(|e| {
                     CliError::Invalid(format!("cannot write {}: {e}", path.display()))

@@ -469,11 +469,20 @@ pub fn summary(
         .ok_or_else(|| ApiError::not_found("contract"))
 }
 
-/// Every contract made at or after `since` (the yearly DECP file; the CLI, run by the
-/// operator).
-pub fn made_since(conn: &mut DbConn, since: DateTime<Utc>) -> QueryResult<Vec<ContractSummary>> {
-    let rows: Vec<ContractRow> = contracts::table
+/// Every contract made at or after `since` and before `until` (the yearly DECP file; the
+/// CLI, run by the operator).
+pub fn made_between(
+    conn: &mut DbConn,
+    since: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+) -> QueryResult<Vec<ContractSummary>> {
+    let mut q = contracts::table
         .filter(contracts::created_at.ge(DbTime::new(since)))
+        .into_boxed();
+    if let Some(end) = until {
+        q = q.filter(contracts::created_at.lt(DbTime::new(end)));
+    }
+    let rows: Vec<ContractRow> = q
         .order(contracts::created_at.asc())
         .select(ContractRow::as_select())
         .load(conn)?;

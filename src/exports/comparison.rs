@@ -70,8 +70,11 @@ pub enum Cell {
     Text(String),
     /// A quantity or a rank.
     Number(Decimal),
-    /// An amount in euros; `true` for the lowest price of its item.
-    Money(Decimal, bool),
+    /// A unit price in euros (up to 4 decimals, written as given); `true` for the lowest of
+    /// its item.
+    Price(Decimal, bool),
+    /// An amount in euros (written to the cent in CSV, exact in XLSX).
+    Money(Decimal),
     /// A score (2 decimals).
     Score(Decimal),
 }
@@ -124,8 +127,8 @@ impl Comparison {
             for b in &self.bids {
                 match b.prices.get(&i.id) {
                     Some(p) => {
-                        row.push(Cell::Money(*p, Some(*p) == lowest));
-                        row.push(Cell::Money(*p * i.quantity, false));
+                        row.push(Cell::Price(*p, Some(*p) == lowest));
+                        row.push(Cell::Money(*p * i.quantity));
                     }
                     None => row.extend([Cell::Empty, Cell::Empty]),
                 }
@@ -142,10 +145,7 @@ impl Comparison {
         };
         let mut footer = vec![footer_row(
             "Total HT".into(),
-            self.bids
-                .iter()
-                .map(|b| Cell::Money(b.total, false))
-                .collect(),
+            self.bids.iter().map(|b| Cell::Money(b.total)).collect(),
         )];
         for (k, (name, weight)) in self.criteria.iter().enumerate() {
             footer.push(footer_row(
@@ -218,7 +218,8 @@ impl Comparison {
                         }
                     }
                     Cell::Number(d) => num(d.normalize()),
-                    Cell::Money(d, _) => num(crate::exports::ocds::cents(d)),
+                    Cell::Price(d, _) => num(d.normalize()),
+                    Cell::Money(d) => num(crate::exports::ocds::cents(d)),
                     Cell::Score(d) => num(crate::exports::ocds::cents(d)),
                 })
                 .collect();
@@ -234,8 +235,9 @@ impl Comparison {
         let sheet = book.add_worksheet_with_constant_memory()?;
         sheet.set_name("Analyse des offres")?;
         let euro = Format::new().set_num_format("#,##0.00\\ \"€\"");
+        let price = Format::new().set_num_format("#,##0.00##\\ \"€\"");
         let lowest = Format::new()
-            .set_num_format("#,##0.00\\ \"€\"")
+            .set_num_format("#,##0.00##\\ \"€\"")
             .set_background_color(Color::RGB(0x00C6_EFCE))
             .set_bold();
         let score = Format::new().set_num_format("0.00");
@@ -271,9 +273,12 @@ impl Comparison {
                     Cell::Number(d) => {
                         sheet.write_number(r, c, float(d))?;
                     }
-                    Cell::Money(d, low) => {
-                        let f = if low { &lowest } else { &euro };
+                    Cell::Price(d, low) => {
+                        let f = if low { &lowest } else { &price };
                         sheet.write_number_with_format(r, c, float(d), f)?;
+                    }
+                    Cell::Money(d) => {
+                        sheet.write_number_with_format(r, c, float(d), &euro)?;
                     }
                     Cell::Score(d) => {
                         sheet.write_number_with_format(r, c, float(d), &score)?;
@@ -350,11 +355,11 @@ mod tests {
         let rows: Vec<Vec<Cell>> = sample().rows().collect();
         assert_eq!(rows[2].len(), 4 + 2 * 2);
         // Item 1: 300 is the lowest; item 2: 18 is.
-        assert_eq!(rows[3][4], Cell::Money(dec("300"), true));
-        assert_eq!(rows[3][6], Cell::Money(dec("350"), false));
-        assert_eq!(rows[4][4], Cell::Money(dec("19.99"), false));
-        assert_eq!(rows[4][5], Cell::Money(dec("3008.495"), false));
-        assert_eq!(rows[4][6], Cell::Money(dec("18"), true));
+        assert_eq!(rows[3][4], Cell::Price(dec("300"), true));
+        assert_eq!(rows[3][6], Cell::Price(dec("350"), false));
+        assert_eq!(rows[4][4], Cell::Price(dec("19.99"), false));
+        assert_eq!(rows[4][5], Cell::Money(dec("3008.495")));
+        assert_eq!(rows[4][6], Cell::Price(dec("18"), true));
         let last = rows.last().unwrap();
         assert_eq!(last[0], Cell::Text("Rang".into()));
         assert_eq!(last[5], Cell::Number(dec("1")));
@@ -370,7 +375,7 @@ mod tests {
         );
         assert!(csv.contains("\"BTP; Ouest — montant HT\""));
         assert!(
-            csv.contains("2;45442100-8;m2;150,5;19,99;3008,50;18,00;2709,00"),
+            csv.contains("2;45442100-8;m2;150,5;19,99;3008,50;18;2709,00"),
             "{csv}"
         );
         assert!(

@@ -16,14 +16,17 @@ use crate::tenders::domain::{CriterionKind, Tender};
 pub const MAX_ID: usize = 16;
 
 /// The DECP id of lot `lot_number` of tender `reference`: `<reference>-<lot>` (`2027-GRP-004-1`)
-/// when it fits in 16 characters, otherwise the reference cut so that `<reference>L<lot>`
-/// does. The same for every member: an id is unique per buyer.
+/// when it fits in 16 characters, otherwise the reference cut, 4 hex digits of the SHA-256 of
+/// the whole reference (so two long references sharing a start differ) and `L<lot>`. The same
+/// for every member: an id is unique per buyer.
 pub fn marche_id(reference: &str, lot_number: u32) -> String {
+    use sha2::Digest;
     let full = format!("{reference}-{lot_number}");
     if full.chars().count() <= MAX_ID {
         return full;
     }
-    let suffix = format!("L{lot_number}");
+    let digest = hex::encode(sha2::Sha256::digest(reference.as_bytes()));
+    let suffix = format!("{}L{lot_number}", digest.get(..4).unwrap_or(""));
     let keep = MAX_ID.saturating_sub(suffix.len());
     let head: String = reference.chars().take(keep).collect();
     format!("{head}{suffix}")
@@ -125,8 +128,13 @@ mod tests {
     #[test]
     fn ids_fit_in_16_characters() {
         assert_eq!(marche_id("2027-GRP-004", 1), "2027-GRP-004-1");
-        assert_eq!(marche_id("2027-GRP-004-AB", 12), "2027-GRP-004-L12");
-        assert_eq!(marche_id("ABCDEFGHIJKLMNOP", 3), "ABCDEFGHIJKLMNL3");
+        let (a, b) = (
+            marche_id("2027-GRP-004-AB", 12),
+            marche_id("2027-GRP-004-AC", 12),
+        );
+        assert_ne!(a, b, "long references sharing a start keep distinct ids");
+        assert!(a.starts_with("2027-GRP-") && a.ends_with("L12"), "{a}");
+        assert_eq!(a.chars().count(), MAX_ID);
         for (r, n) in [("X", 1), ("ABCDEFGHIJKLMNOP", 50), ("2027-GRP-004", 50)] {
             assert!(marche_id(r, n).chars().count() <= MAX_ID);
         }

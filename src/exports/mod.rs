@@ -21,8 +21,9 @@ pub fn number(d: Decimal) -> Value {
     Value::String(format!("{NUMBER_MARK}{d}"))
 }
 
-/// Serializes `v`, writing every [`number`] as a bare JSON number with its digits. Texts
-/// cannot contain the mark: the service refuses control characters in every text it keeps.
+/// Serializes `v`, writing every [`number`] as a bare JSON number with its digits. Only a
+/// marked string made of digits, `.` and `-` is replaced, so no text can inject JSON (and the
+/// service refuses control characters in every text it keeps anyway).
 pub fn to_json_text(v: &Value) -> String {
     let text = v.to_string();
     // The mark serializes as the escape `\u0001`: `"\u0001123.45"` becomes `123.45`.
@@ -30,11 +31,22 @@ pub fn to_json_text(v: &Value) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text.as_str();
     while let Some(at) = rest.find(needle) {
-        out.push_str(&rest[..at]);
         let after = &rest[at + needle.len()..];
         let end = after.find('"').unwrap_or(after.len());
-        out.push_str(&after[..end]);
-        rest = after.get(end + 1..).unwrap_or("");
+        let digits = &after[..end];
+        let is_number = !digits.is_empty()
+            && digits
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-');
+        if is_number {
+            out.push_str(&rest[..at]);
+            out.push_str(digits);
+            rest = after.get(end + 1..).unwrap_or("");
+        } else {
+            // Not one of ours: keep the text as it is.
+            out.push_str(&rest[..at + needle.len()]);
+            rest = after;
+        }
     }
     out.push_str(rest);
     out
@@ -55,5 +67,9 @@ mod tests {
             to_json_text(&v),
             r#"{"a":6608.50,"b":[0.1,"text"],"c":-12345678901234567890.123456}"#
         );
+        // A text that starts with the mark is not a number: left as it is.
+        let v = serde_json::json!({"t": "\u{1}\",\"x\":1"});
+        assert_eq!(to_json_text(&v), v.to_string());
+        assert!(serde_json::from_str::<serde_json::Value>(&to_json_text(&v)).is_ok());
     }
 }

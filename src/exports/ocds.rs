@@ -254,7 +254,11 @@ fn tender_section(r: &TenderRecord) -> Value {
         tender["tenderPeriod"]["startDate"] = json!(start.to_rfc3339());
     }
     if let Some(bids) = &r.bids {
-        let mut seen: Vec<SupplierId> = bids.iter().map(|b| b.supplier_id).collect();
+        let mut seen: Vec<SupplierId> = bids
+            .iter()
+            .filter(|b| !b.late)
+            .map(|b| b.supplier_id)
+            .collect();
         seen.sort();
         seen.dedup();
         tender["numberOfTenderers"] = json!(seen.len());
@@ -337,7 +341,8 @@ fn parties(r: &TenderRecord) -> Value {
 fn bids_section(r: &TenderRecord, bids: &[BidRecord]) -> Value {
     let mut statistics = Vec::new();
     for (n, l) in r.tender.lots.iter().enumerate() {
-        let count = bids.iter().filter(|b| b.lot_id == l.id).count();
+        // Bids received in time (late versions are listed in `details`, not counted).
+        let count = bids.iter().filter(|b| b.lot_id == l.id && !b.late).count();
         statistics.push(json!({
             "id": (n + 1).to_string(), "measure": "bids", "value": count,
             "relatedLot": l.id.to_string(),

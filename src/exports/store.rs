@@ -81,7 +81,8 @@ fn contract_records(
 }
 
 /// The OCDS release package of tender `id` as JSON text: for the lead of its group or an
-/// admin (`caller`), any status; for anyone else (`None`), only a contracted tender.
+/// admin, any status; for anyone else (another lead, an officer, a supplier, no token), only
+/// a contracted tender.
 pub fn ocds(
     conn: &mut DbConn,
     caller: Option<&Caller>,
@@ -90,15 +91,28 @@ pub fn ocds(
     now: DateTime<Utc>,
 ) -> Result<String, ApiError> {
     let tender = match caller {
-        Some(c) => {
-            let t = crate::tenders::store::get(conn, c, id, now)?;
-            if now >= t.bid_deadline {
-                // Bids still being received at the deadline commit (or fail) first.
-                crate::tenders::store::hold(conn, id, crate::tenders::store::Hold::Exclusive)?;
+        Some(c) if matches!(c.principal, Principal::Admin | Principal::Lead { .. }) => {
+            match crate::tenders::store::get(conn, c, id, now) {
+                Ok(t) => {
+                    if now >= t.bid_deadline {
+                        // Bids still being received at the deadline commit (or fail) first.
+                        crate::tenders::store::hold(
+                            conn,
+                            id,
+                            crate::tenders::store::Hold::Exclusive,
+                        )?;
+                    }
+                    t
+                }
+                // Another group's tender: its open data, if contracted.
+                Err(e) if e.status == actix_web::http::StatusCode::NOT_FOUND => {
+                    crate::tenders::store::get_public(conn, id, now)?
+                }
+                Err(e) => return Err(e),
             }
-            t
         }
-        None => crate::tenders::store::get_public(conn, id, now)?,
+        // Anyone else sees what anyone sees without a token.
+        _ => crate::tenders::store::get_public(conn, id, now)?,
     };
     let lot_ids: Vec<TenderLotId> = tender.lots.iter().map(|l| l.id).collect();
     let coordinator_id = crate::groups::store::coordinator_of(conn, tender.group_id)?;
@@ -124,16 +138,21 @@ pub fn ocds(
     let totals: HashMap<_, _> = bids.iter().flatten().map(|b| (b.id, b.total)).collect();
     let awards: Vec<AwardRecord> = crate::awards::store::of_lots(conn, &lot_ids)?
         .into_iter()
-        .map(|a| AwardRecord {
-            id: a.id,
-            lot_id: a.lot_id,
-            bid_id: a.bid_id,
-            supplier_id: a.supplier_id,
-            value: totals.get(&a.bid_id).copied().unwrap_or_default(),
-            withdrawn: a.status == crate::awards::domain::AwardStatus::Withdrawn,
-            date: a.awarded_at,
+        .map(|a| {
+            let value = totals.get(&a.bid_id).copied().ok_or_else(|| {
+                ApiError::internal(format!("award {} of a bid that is not current", a.id))
+            })?;
+            Ok(AwardRecord {
+                id: a.id,
+                lot_id: a.lot_id,
+                bid_id: a.bid_id,
+                supplier_id: a.supplier_id,
+                value,
+                withdrawn: a.status == crate::awards::domain::AwardStatus::Withdrawn,
+                date: a.awarded_at,
+            })
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     let made = crate::contracts::store::of_tender(conn, id)?;
     let contracts = contract_records(conn, made)?;
     let mut supplier_ids: Vec<SupplierId> = bids
@@ -206,17 +225,19 @@ pub fn decp_contract(
     Ok(super::to_json_text(&decp::document(marches)))
 }
 
-/// The DECP file of every contract made since `since` (the operator's yearly file).
-pub fn decp_since(
+/// The DECP file of every contract made from `since` until before `until` (the operator's
+/// yearly file).
+pub fn decp_between(
     conn: &mut DbConn,
     since: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<String, ApiError> {
     let operator = Caller {
         token_id: crate::ids::TokenId(uuid::Uuid::nil()),
         principal: Principal::Admin,
     };
-    let list = crate::contracts::store::made_since(conn, since)?;
+    let list = crate::contracts::store::made_between(conn, since, until)?;
     let mut all = Vec::new();
     let mut tenders: HashMap<TenderId, Tender> = HashMap::new();
     for c in contract_records(conn, list.clone())?.into_iter().zip(list) {

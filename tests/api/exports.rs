@@ -200,6 +200,7 @@ async fn contracted(app: &TestApp) -> Story {
     app.call(Method::GET, &ocds, None, None)
         .await
         .problem(404, "not_found");
+    app.get(&ocds, &f.s.nmh).await.problem(404, "not_found");
     app.get(
         &format!("/api/v1/tenders/{tender}/lots/{lot}/comparison"),
         &f.s.lead,
@@ -268,7 +269,10 @@ both_backends! {
         let public = app.call(Method::GET, &ocds, None, None).await;
         assert_eq!(public.status, 200);
         assert_eq!(public.json()["releases"].as_array().unwrap().len(), 3);
-        app.get(&ocds, &s.f.s.nmh).await.problem(403, "forbidden");
+        // Another role sees the same open data with its token (nothing more).
+        let officer = app.get(&ocds, &s.f.s.nmh).await;
+        assert_eq!(officer.status, 200);
+        assert_eq!(officer.json()["releases"][2]["contracts"].as_array().unwrap().len(), 3);
         app.call_with(Method::GET, &ocds, None, None, &[("Authorization", "Bearer nope")]).await.problem(401, "unauthenticated");
 
         // DECP: one marche per member part, the member as buyer.
@@ -311,6 +315,14 @@ both_backends! {
         assert_valid_decp(&file);
         assert_eq!(file["marches"]["marche"].as_array().unwrap().len(), 3);
         assert!(text.contains(r#""montant":1009.50"#));
+        let before = std::process::Command::new(env!("CARGO_BIN_EXE_tenderpool"))
+            .args(["export", "decp", "--since", "2026-01-01", "--until", "2027-02-12"])
+            .current_dir(dir.path())
+            .env("DATABASE_URL", &app.db_url)
+            .output()
+            .unwrap();
+        assert!(before.status.success(), "{}", String::from_utf8_lossy(&before.stderr));
+        assert_eq!(String::from_utf8_lossy(&before.stdout).trim(), r#"{"marches":{"marche":[]}}"#, "made on 12 February: not before it");
         let later = std::process::Command::new(env!("CARGO_BIN_EXE_tenderpool"))
             .args(["export", "decp", "--since", "2028-01-01"])
             .current_dir(dir.path())
