@@ -257,6 +257,10 @@ both_backends! {
         app.post(&format!("/api/v1/tenders/{id}/cancel"), &f.s.lead, json!({"reason": ""})).await.invalid("/reason");
         let cancelled = app.post(&format!("/api/v1/tenders/{id}/cancel"), &f.s.lead, json!({"reason": "Besoin redéfini"})).await.ok(200);
         assert_eq!((cancelled["status"].as_str(), cancelled["cancel_reason"].as_str()), (Some("cancelled"), Some("Besoin redéfini")));
+        // Its lots and their needs follow (the reason is the tender's).
+        assert!(cancelled["lots"].as_array().unwrap().iter().all(|l| l["status"] == "cancelled"), "{cancelled}");
+        assert_eq!(app.get(&format!("/api/v1/needs/{}", f.needs[0]), &f.s.nmh).await.ok(200)["status"], "cancelled");
+        assert_eq!(app.get(&format!("/api/v1/needs/{}", f.needs[4]), &f.s.bmh).await.ok(200)["status"], "submitted", "a need left out of the tender is untouched");
         app.post(&format!("/api/v1/tenders/{id}/cancel"), &f.s.lead, json!({"reason": "encore"})).await.problem(409, "invalid_state");
         app.worker(app.smtp_mailer(smtp.port)).drain().await.unwrap();
         let told: BTreeSet<String> = smtp.messages().into_iter().filter(|m| m.subject.contains("sans suite")).flat_map(|m| m.rcpt).collect();
