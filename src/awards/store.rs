@@ -193,13 +193,7 @@ fn held_lot(
 ) -> Result<BidLot, ApiError> {
     let ctx = lot_for_bidding(conn, caller, tender, lot, now)?;
     if now < ctx.deadline {
-        return Err(ApiError::conflict(
-            "bids_sealed",
-            format!(
-                "bids stay sealed until the deadline, {}",
-                crate::dates::paris_local(ctx.deadline)
-            ),
-        ));
+        return Err(crate::bids::store::sealed_until(ctx.deadline));
     }
     hold(conn, tender, Hold::Exclusive)?;
     let ctx = lot_for_bidding(conn, caller, tender, lot, now)?;
@@ -744,13 +738,40 @@ pub fn mark_contracted(conn: &mut DbConn, id: AwardId) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// An award as the exports read it (no standstill: that reads the outbox).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwardEntry {
+    /// Award.
+    pub id: AwardId,
+    /// Lot.
+    pub lot_id: TenderLotId,
+    /// Bid awarded.
+    pub bid_id: BidId,
+    /// Winner.
+    pub supplier_id: SupplierId,
+    /// Withdrawn (R2144-7).
+    pub withdrawn: bool,
+    /// When.
+    pub awarded_at: DateTime<Utc>,
+}
+
 /// Every award of lots `lots`, withdrawn ones included, oldest first (for exports; the
 /// caller scoped the tender).
-pub fn of_lots(conn: &mut DbConn, lots: &[TenderLotId]) -> QueryResult<Vec<Award>> {
+pub fn of_lots(conn: &mut DbConn, lots: &[TenderLotId]) -> QueryResult<Vec<AwardEntry>> {
     let rows: Vec<AwardRow> = awards::table
         .filter(awards::lot_id.eq_any(lots.to_vec()))
         .order(awards::awarded_at.asc())
         .select(AwardRow::as_select())
         .load(conn)?;
-    rows.iter().map(|r| view(conn, r)).collect()
+    Ok(rows
+        .into_iter()
+        .map(|r| AwardEntry {
+            id: r.id,
+            lot_id: r.lot_id,
+            bid_id: r.bid_id,
+            supplier_id: r.supplier_id,
+            withdrawn: r.status == AwardStatus::Withdrawn,
+            awarded_at: r.awarded_at.get(),
+        })
+        .collect())
 }

@@ -308,6 +308,17 @@ pub fn withdraw(
     Ok(())
 }
 
+/// 409 `bids_sealed`: the answer to any read of several suppliers' bids before `deadline`.
+pub fn sealed_until(deadline: DateTime<Utc>) -> ApiError {
+    ApiError::conflict(
+        "bids_sealed",
+        format!(
+            "bids stay sealed until the deadline, {}",
+            crate::dates::paris_local(deadline)
+        ),
+    )
+}
+
 /// Every current bid of a lot (submitted, and late ones flagged), for the lead of the group
 /// (or an admin), **only at or after the deadline**: before it, 409 `bids_sealed` at once,
 /// without waiting for anything. From the deadline it holds the tender exclusively, so bids
@@ -320,22 +331,13 @@ pub fn lot_bids(
     clock: &dyn Clock,
 ) -> Result<Vec<Bid>, ApiError> {
     let ctx = lot_for_bidding(conn, caller, tender, lot, clock.now())?;
-    let sealed = || {
-        ApiError::conflict(
-            "bids_sealed",
-            format!(
-                "bids stay sealed until the deadline, {}",
-                crate::dates::paris_local(ctx.deadline)
-            ),
-        )
-    };
     if clock.now() < ctx.deadline {
-        return Err(sealed());
+        return Err(sealed_until(ctx.deadline));
     }
     hold(conn, tender, Hold::Exclusive)?;
     // A deadline never moves: once the lock is held, only the clock is read again.
     if clock.now() < ctx.deadline {
-        return Err(sealed());
+        return Err(sealed_until(ctx.deadline));
     }
     let rows: Vec<BidRow> = bids::table
         .filter(bids::lot_id.eq(lot))
@@ -372,13 +374,7 @@ pub fn opened_bids(
     now: DateTime<Utc>,
 ) -> Result<Vec<OpenedBid>, ApiError> {
     if now < ctx.deadline {
-        return Err(ApiError::conflict(
-            "bids_sealed",
-            format!(
-                "bids stay sealed until the deadline, {}",
-                crate::dates::paris_local(ctx.deadline)
-            ),
-        ));
+        return Err(sealed_until(ctx.deadline));
     }
     let rows: Vec<BidRow> = bids::table
         .filter(bids::lot_id.eq(ctx.lot_id))

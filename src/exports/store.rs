@@ -148,7 +148,7 @@ pub fn ocds(
                 bid_id: a.bid_id,
                 supplier_id: a.supplier_id,
                 value,
-                withdrawn: a.status == crate::awards::domain::AwardStatus::Withdrawn,
+                withdrawn: a.withdrawn,
                 date: a.awarded_at,
             })
         })
@@ -183,26 +183,39 @@ pub fn ocds(
     Ok(super::to_json_text(&ocds::package(&record)))
 }
 
+/// Bids received in time per lot of `tender` (DECP's `offresRecues`).
+fn received_in_time(
+    conn: &mut DbConn,
+    tender: &Tender,
+    now: DateTime<Utc>,
+) -> Result<HashMap<TenderLotId, usize>, ApiError> {
+    let mut counts = HashMap::new();
+    for (lot, b) in crate::bids::store::tender_bids(conn, tender.id, tender.bid_deadline, now)?
+        .unwrap_or_default()
+    {
+        if !b.late {
+            *counts.entry(lot).or_insert(0) += 1;
+        }
+    }
+    Ok(counts)
+}
+
 fn marches_of(
     conn: &mut DbConn,
     tender: &Tender,
+    received: &HashMap<TenderLotId, usize>,
     c: ContractRecord,
     now: DateTime<Utc>,
 ) -> Result<Vec<serde_json::Value>, ApiError> {
     let supplier = suppliers(conn, &[c.supplier_id])?
         .remove(&c.supplier_id)
         .ok_or_else(|| ApiError::internal("a contract without its supplier"))?;
-    let received = crate::bids::store::tender_bids(conn, tender.id, tender.bid_deadline, now)?
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(lot, b)| *lot == c.lot_id && !b.late)
-        .count();
     Ok(decp::marches(
         &c,
         &decp::Context {
             tender,
             supplier: &supplier,
-            bids_received: received,
+            bids_received: received.get(&c.lot_id).copied().unwrap_or(0),
             published_on: decp::published_on(now),
         },
     ))
@@ -221,12 +234,13 @@ pub fn decp_contract(
     let record = contract_records(conn, vec![summary])?
         .pop()
         .ok_or_else(|| ApiError::not_found("contract"))?;
-    let marches = marches_of(conn, &tender, record, now)?;
+    let received = received_in_time(conn, &tender, now)?;
+    let marches = marches_of(conn, &tender, &received, record, now)?;
     Ok(super::to_json_text(&decp::document(marches)))
 }
 
 /// The DECP file of every contract made from `since` until before `until` (the operator's
-/// yearly file).
+/// yearly file). Each tender and its bid counts are read once, however many lots it has.
 pub fn decp_between(
     conn: &mut DbConn,
     since: DateTime<Utc>,
@@ -238,18 +252,19 @@ pub fn decp_between(
         principal: Principal::Admin,
     };
     let list = crate::contracts::store::made_between(conn, since, until)?;
+    let tender_ids: Vec<TenderId> = list.iter().map(|c| c.tender_id).collect();
     let mut all = Vec::new();
-    let mut tenders: HashMap<TenderId, Tender> = HashMap::new();
-    for c in contract_records(conn, list.clone())?.into_iter().zip(list) {
-        let (record, summary) = c;
-        let t =
-            match tenders.entry(summary.tender_id) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => e.insert(
-                    crate::tenders::store::get(conn, &operator, summary.tender_id, now)?,
-                ),
-            };
-        all.extend(marches_of(conn, t, record, now)?);
+    let mut tenders: HashMap<TenderId, (Tender, HashMap<TenderLotId, usize>)> = HashMap::new();
+    for (record, tender_id) in contract_records(conn, list)?.into_iter().zip(tender_ids) {
+        let (t, received) = match tenders.entry(tender_id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let t = crate::tenders::store::get(conn, &operator, tender_id, now)?;
+                let received = received_in_time(conn, &t, now)?;
+                e.insert((t, received))
+            }
+        };
+        all.extend(marches_of(conn, t, received, record, now)?);
     }
     Ok(super::to_json_text(&decp::document(all)))
 }
