@@ -300,8 +300,11 @@ pub struct DatabaseSettings {
     pub pool_max: u32,
     /// Seconds to wait for a pooled connection.
     pub pool_timeout_secs: u64,
-    /// SQLite busy timeout in milliseconds.
+    /// SQLite busy timeout in milliseconds (waits on other processes' writes).
     pub sqlite_busy_timeout_ms: u32,
+    /// SQLite: most queued write requests committed together in one transaction (group
+    /// commit, each in its own savepoint); 1 commits each alone.
+    pub sqlite_write_batch: u32,
 }
 
 impl DatabaseSettings {
@@ -497,6 +500,7 @@ mod tests {
         assert_eq!(s.limits.max_years_ahead, 10);
         assert_eq!(s.database.url, "sqlite://./data/tenderpool.db");
         assert_eq!(s.database.pool_max, 0);
+        assert_eq!(s.database.sqlite_write_batch, 32);
         assert!(s.database.effective_pool_max() >= 2);
         assert_eq!(s.mail.transport, MailTransportKind::File);
         assert_eq!(s.mail.file_dir, "./data/outbox-mail");

@@ -202,6 +202,23 @@ pub async fn metrics(
         "Requests that found no free connection in time (answered 503).",
         &[("", i64::try_from(pool.timeouts).unwrap_or(i64::MAX))],
     );
+    if let Some(writes) = pool.writes {
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        metric(
+            &mut out,
+            "tenderpool_sqlite_write_transactions_total",
+            "counter",
+            "SQLite: transactions run by the writer (each commits one or more queued writes).",
+            &[("", count(writes.transactions))],
+        );
+        metric(
+            &mut out,
+            "tenderpool_sqlite_write_jobs_total",
+            "counter",
+            "SQLite: writes run by the writer (divided by its transactions: the mean batch).",
+            &[("", count(writes.jobs))],
+        );
+    }
     metric(
         &mut out,
         "tenderpool_outbox_messages",

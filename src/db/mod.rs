@@ -9,6 +9,7 @@
 //! executor.
 
 pub mod types;
+pub mod writer;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -136,7 +137,7 @@ impl ManageConnection for Manager {
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
                      PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; \
-                     PRAGMA recursive_triggers = ON;",
+                     PRAGMA recursive_triggers = ON; PRAGMA temp_store = MEMORY;",
                     self.busy_timeout_ms
                 ))
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
@@ -171,11 +172,12 @@ pub struct Db {
     pool: Pool<Manager>,
     backend: Backend,
     timeouts: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    /// SQLite: the turn of this process's write transactions. Writers queue here in arrival
-    /// order (a fair lock) instead of spinning on SQLite's busy handler, whose sleeps made the
-    /// tail latency of concurrent writes about a second; the busy timeout is left for other
-    /// processes (the CLI, a second instance by mistake).
-    writers: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// SQLite: the one connection that runs this process's write transactions, on its own
+    /// thread, in arrival order, several per transaction when they queue up (group commit,
+    /// [`writer`]). Writers never meet on SQLite's lock, whose busy handler sleeps and retries
+    /// (a tail latency of about a second); the busy timeout is left for other processes (the
+    /// CLI, a second instance by mistake). `None` on PostgreSQL.
+    writer: Option<writer::Writer>,
 }
 
 /// What the pool holds right now (for `/metrics`).
@@ -189,6 +191,8 @@ pub struct PoolState {
     pub max: u32,
     /// Requests that found no free connection in time since start.
     pub timeouts: u64,
+    /// SQLite: the writer's transactions and the write jobs they ran (`None` on PostgreSQL).
+    pub writes: Option<writer::WriteStats>,
 }
 
 impl Db {
@@ -214,6 +218,11 @@ impl Db {
         manager
             .connect()
             .map_err(|e| DbError::Connect(e.to_string()))?;
+        let batch = usize::try_from(settings.sqlite_write_batch).unwrap_or(1);
+        let writer = match backend {
+            Backend::Sqlite => Some(writer::Writer::start(manager.clone(), batch)?),
+            Backend::Postgres => None,
+        };
         let pool = Pool::builder()
             .max_size(settings.effective_pool_max())
             .min_idle(Some(1))
@@ -224,7 +233,7 @@ impl Db {
             pool,
             backend,
             timeouts: std::sync::Arc::default(),
-            writers: std::sync::Arc::default(),
+            writer,
         })
     }
 
@@ -236,6 +245,7 @@ impl Db {
             in_use: s.connections.saturating_sub(s.idle_connections),
             max: self.pool.max_size(),
             timeouts: self.timeouts.load(std::sync::atomic::Ordering::Relaxed),
+            writes: self.writer.as_ref().map(writer::Writer::stats),
         }
     }
 
@@ -306,18 +316,20 @@ impl Db {
         .map_err(|e| DbError::Cancelled(e.to_string()))?
     }
 
-    /// Runs `f` in a write transaction on a blocking thread (`BEGIN IMMEDIATE` on SQLite, after
-    /// waiting for this process's earlier writers in arrival order).
+    /// Runs `f` in a write transaction: on PostgreSQL on a blocking thread with a pooled
+    /// connection; on SQLite on the writer thread, after this process's earlier writes, in a
+    /// savepoint of a `BEGIN IMMEDIATE` transaction it may share with other queued writes
+    /// ([`writer`]). Either way `f`'s changes are stored if and only if it returns `Ok`, and
+    /// the answer comes after they are committed.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<DbError> + From<diesel::result::Error> + Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
     {
-        let _turn = match self.backend {
-            Backend::Sqlite => Some(self.writers.lock().await),
-            Backend::Postgres => None,
-        };
+        if let Some(writer) = &self.writer {
+            return writer.submit(f).await;
+        }
         let (pool, timeouts) = (self.pool.clone(), self.timeouts.clone());
         actix_web::web::block(move || {
             let mut conn = Self::get(&pool, &timeouts)?;

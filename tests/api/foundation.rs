@@ -339,8 +339,19 @@ both_backends! {
             assert!(after.contains(name), "{name} missing");
         }
         assert!(!after.contains("/api/v1/needs/0"), "raw paths never become labels");
+        // SQLite: the writer counts its transactions and the writes they ran (seeding the
+        // members below is three writes at least).
+        let writes = |text: &str| (scrape(text, "tenderpool_sqlite_write_transactions_total"), scrape(text, "tenderpool_sqlite_write_jobs_total"));
+        let (tx_before, jobs_before) = writes(&after);
         let nmh = { app.seed_members().await; app.token(tenderpool::auth::Role::Officer, Some("NMH"), None) };
         app.get("/metrics", &nmh).await.problem(403, "forbidden");
+        let last = app.get("/metrics", &app.admin).await.body;
+        let (tx_after, jobs_after) = writes(&last);
+        if app.db_url.starts_with("postgres") {
+            assert!(!last.contains("tenderpool_sqlite_write"), "{last}");
+        } else {
+            assert!(jobs_after >= jobs_before + 3 && tx_after > tx_before && jobs_after >= tx_after, "{last}");
+        }
     }
 
     async fn docs_page_works_offline(app) {

@@ -1,0 +1,550 @@
+//! SQLite: the one connection that runs this process's write transactions, on its own thread,
+//! with group commit.
+//!
+//! Request handlers hand their write job to [`Writer::submit`]; the writer thread takes the
+//! jobs in arrival order. When several are waiting it runs up to `database.sqlite_write_batch`
+//! of them in **one** SQLite transaction (`BEGIN IMMEDIATE … COMMIT`), each inside its own
+//! savepoint:
+//!
+//! - a job that fails (or panics) is rolled back to its savepoint: it stores nothing, and its
+//!   neighbours go on;
+//! - no job learns its outcome before the `COMMIT` that makes it durable: a job that succeeded
+//!   is answered `Ok` only once the batch committed, and gets an error if the commit failed
+//!   (or if a later job left the transaction unusable, in which case the whole batch is rolled
+//!   back);
+//! - the rows a job writes together (its change, its journal event, its outbox mails) share the
+//!   job's savepoint, so they commit or vanish together.
+//!
+//! One fsync then serves the whole batch, and writers never meet on SQLite's lock inside the
+//! process: the busy timeout is left for other processes (the CLI, a second instance by
+//! mistake). A batch waits for nothing: the thread takes what is queued when it starts a
+//! transaction, so a lone request is committed at once.
+//!
+//! Checkpoints (copying the WAL back into the database file, two fsyncs) would otherwise run
+//! inside the commit that crosses SQLite's 1 000-page mark, stalling every queued write for
+//! ~200 ms on this project's benchmark machine. The writer's connection turns automatic
+//! checkpoints off and a checkpointer thread, on its own connection, runs a `PASSIVE`
+//! checkpoint (which never blocks the writer or the readers) at most every
+//! [`CHECKPOINT_EVERY`] while writes go on.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::r2d2::ManageConnection;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::Connection;
+
+use super::{DbConn, DbError, Manager};
+
+type Tm = <DbConn as Connection>::TransactionManager;
+
+/// Least time between two checkpoints of the WAL while writes go on.
+pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Why a batch did not commit, given to each job of it.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The database's error kind when it was a database error (so "database is locked" still
+    /// becomes `503 database_busy`).
+    database: Option<DatabaseErrorKind>,
+    message: String,
+}
+
+impl Failure {
+    fn of(e: &DieselError) -> Self {
+        match e {
+            DieselError::DatabaseError(kind, info) => Failure {
+                database: Some(*kind),
+                message: info.message().to_owned(),
+            },
+            other => Failure {
+                database: None,
+                message: other.to_string(),
+            },
+        }
+    }
+
+    fn other(message: impl Into<String>) -> Self {
+        Failure {
+            database: None,
+            message: message.into(),
+        }
+    }
+
+    fn into_error<E: From<DbError> + From<DieselError>>(self) -> E {
+        match self.database {
+            Some(kind) => E::from(DieselError::DatabaseError(kind, Box::new(self.message))),
+            None => E::from(DbError::Query(self.message)),
+        }
+    }
+}
+
+/// A write job as the writer thread sees it: run it inside its savepoint, then tell it how the
+/// batch ended.
+pub trait Job: Send {
+    /// Runs the job on `conn`, inside a transaction the caller opened, in a savepoint of its
+    /// own. Returns whether it succeeded (its savepoint released) or not (rolled back to it).
+    fn run(&mut self, conn: &mut DbConn) -> bool;
+    /// Delivers the outcome: `None` when the batch committed, else why it did not.
+    fn finish(self: Box<Self>, failure: Option<&Failure>);
+}
+
+/// A typed job: the closure of a [`super::Db::write`] call and where its answer goes.
+struct Typed<T, E, F> {
+    f: Option<F>,
+    result: Option<Result<T, E>>,
+    reply: tokio::sync::oneshot::Sender<Result<T, E>>,
+}
+
+impl<T, E, F> Job for Typed<T, E, F>
+where
+    T: Send,
+    E: From<DbError> + From<DieselError> + Send,
+    F: FnOnce(&mut DbConn) -> Result<T, E> + Send,
+{
+    fn run(&mut self, conn: &mut DbConn) -> bool {
+        let Some(f) = self.f.take() else {
+            return false;
+        };
+        // `Connection::transaction` inside an open transaction is a savepoint: released on
+        // `Ok`, rolled back to on `Err`.
+        let outcome = catch_unwind(AssertUnwindSafe(|| conn.transaction(f)));
+        let result = match outcome {
+            Ok(result) => result,
+            Err(_) => {
+                // The closure panicked inside its savepoint: undo it here.
+                let _ = <Tm as TransactionManager<DbConn>>::rollback_transaction(conn);
+                tracing::error!("a write job panicked; its changes were rolled back");
+                Err(E::from(DbError::Cancelled("the write job panicked".into())))
+            }
+        };
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, failure: Option<&Failure>) {
+        let answer = match (self.result, failure) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(value)), None) => Ok(value),
+            (_, Some(f)) => Err(f.clone().into_error()),
+            (None, None) => Err(E::from(DbError::Cancelled(
+                "the write job did not run".into(),
+            ))),
+        };
+        // The request may have gone away (client closed the connection): nothing to tell.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// What the writer has done since start (for `/metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Transactions the writer ran (committed or not).
+    pub transactions: u64,
+    /// Write jobs it ran in them; `jobs / transactions` is the mean batch.
+    pub jobs: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    transactions: AtomicU64,
+    jobs: AtomicU64,
+}
+
+/// The handle of the writer thread (cheap to clone; the thread ends when the last handle is
+/// dropped, after the jobs already queued).
+#[derive(Clone)]
+pub struct Writer {
+    queue: mpsc::Sender<Box<dyn Job>>,
+    counters: Arc<Counters>,
+}
+
+impl Writer {
+    /// Starts the writer thread on its own connection from `manager` (opened at the first
+    /// batch, and again after a failure that broke it). `batch` is the most jobs one
+    /// transaction runs (1: no group commit).
+    pub fn start(manager: Manager, batch: usize) -> Result<Self, DbError> {
+        let (queue, jobs) = mpsc::channel::<Box<dyn Job>>();
+        let counters = Arc::new(Counters::default());
+        let seen = counters.clone();
+        let (checkpoints, due) = mpsc::sync_channel::<()>(1);
+        let checkpointer = manager.clone();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_when_due(&checkpointer, &due))
+            .map_err(|e| DbError::Connect(format!("cannot start the SQLite checkpointer: {e}")))?;
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || serve(&manager, &jobs, batch.max(1), &seen, &checkpoints))
+            .map_err(|e| DbError::Connect(format!("cannot start the SQLite writer: {e}")))?;
+        Ok(Writer { queue, counters })
+    }
+
+    /// Queues `f` and waits for its outcome (after the commit of its batch).
+    pub async fn submit<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + From<DieselError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    {
+        let (job, answer) = typed(f);
+        self.queue
+            .send(job)
+            .map_err(|_| E::from(DbError::Cancelled("the SQLite writer has stopped".into())))?;
+        answer
+            .await
+            .map_err(|_| E::from(DbError::Cancelled("the SQLite writer dropped a job".into())))?
+    }
+
+    /// What the writer has done since start.
+    pub fn stats(&self) -> WriteStats {
+        WriteStats {
+            transactions: self.counters.transactions.load(Ordering::Relaxed),
+            jobs: self.counters.jobs.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// `f` as a job, and where its answer will arrive.
+fn typed<T, E, F>(f: F) -> (Box<dyn Job>, tokio::sync::oneshot::Receiver<Result<T, E>>)
+where
+    T: Send + 'static,
+    E: From<DbError> + From<DieselError> + Send + 'static,
+    F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+{
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let job = Box::new(Typed {
+        f: Some(f),
+        result: None,
+        reply,
+    });
+    (job, answer)
+}
+
+/// The writer thread: one batch after another until every handle is gone.
+fn serve(
+    manager: &Manager,
+    queue: &mpsc::Receiver<Box<dyn Job>>,
+    batch: usize,
+    counters: &Counters,
+    checkpoints: &mpsc::SyncSender<()>,
+) {
+    let mut conn: Option<DbConn> = None;
+    while let Ok(first) = queue.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < batch {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        counters.transactions.fetch_add(1, Ordering::Relaxed);
+        counters
+            .jobs
+            .fetch_add(u64::try_from(jobs.len()).unwrap_or(0), Ordering::Relaxed);
+        let c = match conn.as_mut() {
+            Some(c) => c,
+            None => match writer_connection(manager) {
+                Ok(c) => conn.insert(c),
+                Err(e) => {
+                    let failure = Failure::other(format!("cannot open the SQLite writer: {e}"));
+                    for job in jobs {
+                        job.finish(Some(&failure));
+                    }
+                    continue;
+                }
+            },
+        };
+        let reusable = run_batch(c, jobs);
+        // Full means a checkpoint is already due.
+        let _ = checkpoints.try_send(());
+        if !reusable {
+            conn = None;
+        }
+    }
+}
+
+/// The writer's connection: automatic checkpoints off (the checkpointer does them).
+fn writer_connection(manager: &Manager) -> Result<DbConn, String> {
+    let mut conn = manager.connect().map_err(|e| e.to_string())?;
+    conn.batch_execute("PRAGMA wal_autocheckpoint = 0")
+        .map_err(|e| e.to_string())?;
+    Ok(conn)
+}
+
+/// The checkpointer thread: a `PASSIVE` checkpoint after writes, at most every
+/// [`CHECKPOINT_EVERY`], until the writer is gone (then a last one).
+fn checkpoint_when_due(manager: &Manager, due: &mpsc::Receiver<()>) {
+    let mut conn: Option<DbConn> = None;
+    while due.recv().is_ok() {
+        let c = match conn.as_mut() {
+            Some(c) => c,
+            None => match manager.connect() {
+                Ok(c) => conn.insert(c),
+                Err(e) => {
+                    tracing::warn!(error = %e, "SQLite checkpointer cannot connect");
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                    continue;
+                }
+            },
+        };
+        if let Err(e) = checkpoint(c) {
+            tracing::warn!(error = %e, "SQLite checkpoint failed");
+            conn = None;
+        }
+        std::thread::sleep(CHECKPOINT_EVERY);
+    }
+}
+
+/// Copies what it can of the WAL into the database file without waiting for anyone.
+pub fn checkpoint(conn: &mut DbConn) -> diesel::QueryResult<()> {
+    conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")
+}
+
+/// Runs `jobs` in one transaction, each in its own savepoint, commits, then answers each.
+/// Returns false when the connection is no longer usable (the caller opens another).
+pub fn run_batch(conn: &mut DbConn, jobs: Vec<Box<dyn Job>>) -> bool {
+    let begun = match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c),
+    };
+    if let Err(e) = begun {
+        let failure = Failure::of(&e);
+        for job in jobs {
+            job.finish(Some(&failure));
+        }
+        // Cheap to reopen, and whatever state made BEGIN fail goes with it.
+        return false;
+    }
+    let mut ran: Vec<Box<dyn Job>> = Vec::with_capacity(jobs.len());
+    let mut spoiled = None;
+    for mut job in jobs {
+        if spoiled.is_some() {
+            ran.push(job);
+            continue;
+        }
+        job.run(conn);
+        ran.push(job);
+        if !at_depth_one(conn) {
+            spoiled = Some(Failure::other(
+                "a write of the same batch left the transaction unusable; nothing was stored",
+            ));
+        }
+    }
+    let failure = match spoiled {
+        Some(failure) => {
+            let _ = <Tm as TransactionManager<DbConn>>::rollback_transaction(conn);
+            Some(failure)
+        }
+        // diesel rolls the transaction back when the top-level COMMIT fails.
+        None => <Tm as TransactionManager<DbConn>>::commit_transaction(conn)
+            .err()
+            .map(|e| Failure::of(&e)),
+    };
+    let reusable = failure.is_none() && !broken(conn) && at_depth_zero(conn);
+    for job in ran {
+        job.finish(failure.as_ref());
+    }
+    reusable
+}
+
+fn depth(conn: &mut DbConn) -> Option<u32> {
+    <Tm as TransactionManager<DbConn>>::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .ok()
+        .map(|d| d.map_or(0, |d| d.get()))
+}
+
+/// The open transactions' depth as diesel tracks it; `None` when its manager is in error.
+fn at_depth_one(conn: &mut DbConn) -> bool {
+    depth(conn) == Some(1)
+}
+
+fn at_depth_zero(conn: &mut DbConn) -> bool {
+    depth(conn) == Some(0)
+}
+
+fn broken(conn: &mut DbConn) -> bool {
+    <Tm as TransactionManager<DbConn>>::is_broken_transaction_manager(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ApiError;
+    use diesel::connection::SimpleConnection;
+    use diesel::sql_types::BigInt;
+    use diesel::{sql_query, QueryableByName, RunQueryDsl, SqliteConnection};
+
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+
+    fn manager(dir: &tempfile::TempDir) -> Manager {
+        Manager {
+            target: super::super::Target::Sqlite(dir.path().join("w.db")),
+            busy_timeout_ms: 1000,
+        }
+    }
+
+    fn setup(manager: &Manager) -> DbConn {
+        let mut conn = manager.connect().unwrap();
+        conn.batch_execute(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY);
+             CREATE TABLE parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE child (id INTEGER PRIMARY KEY,
+                 parent_id INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);",
+        )
+        .unwrap();
+        conn
+    }
+
+    fn ids(manager: &Manager) -> Vec<i64> {
+        let DbConn::Sqlite(mut c) = manager.connect().unwrap() else {
+            unreachable!()
+        };
+        let c: &mut SqliteConnection = &mut c;
+        let rows: Vec<Id> = sql_query("SELECT id FROM t ORDER BY id").load(c).unwrap();
+        rows.into_iter().map(|r| r.id).collect()
+    }
+
+    fn insert(id: i64) -> impl FnOnce(&mut DbConn) -> Result<i64, ApiError> + Send + 'static {
+        move |conn| {
+            conn.batch_execute(&format!("INSERT INTO t (id) VALUES ({id})"))?;
+            Ok(id)
+        }
+    }
+
+    #[test]
+    fn a_refused_or_panicking_write_leaves_no_trace_while_its_neighbours_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let manager = manager(&dir);
+        let mut conn = setup(&manager);
+        let (a, mut a_answer) = typed(insert(1));
+        let (b, mut b_answer) = typed(|conn: &mut DbConn| -> Result<i64, ApiError> {
+            conn.batch_execute("INSERT INTO t (id) VALUES (2)")?;
+            Err(ApiError::conflict("refused", "refused after writing"))
+        });
+        let (c, mut c_answer) = typed(|conn: &mut DbConn| -> Result<i64, ApiError> {
+            conn.batch_execute("INSERT INTO t (id) VALUES (3)")?;
+            panic!("a bug in a handler");
+        });
+        let (d, mut d_answer) = typed(insert(4));
+        assert!(run_batch(&mut conn, vec![a, b, c, d]), "connection kept");
+        assert_eq!(a_answer.try_recv().unwrap().unwrap(), 1);
+        assert_eq!(b_answer.try_recv().unwrap().unwrap_err().code, "refused");
+        assert_eq!(
+            c_answer.try_recv().unwrap().unwrap_err().status.as_u16(),
+            500
+        );
+        assert_eq!(d_answer.try_recv().unwrap().unwrap(), 4);
+        assert_eq!(ids(&manager), [1, 4]);
+    }
+
+    #[test]
+    fn a_failed_commit_answers_every_write_of_the_batch_with_an_error_and_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let manager = manager(&dir);
+        let mut conn = setup(&manager);
+        let (a, mut a_answer) = typed(insert(1));
+        // Accepted statement by statement; the deferred foreign key fails the COMMIT.
+        let (b, mut b_answer) = typed(|conn: &mut DbConn| -> Result<i64, ApiError> {
+            conn.batch_execute("INSERT INTO child (id, parent_id) VALUES (1, 99)")?;
+            Ok(2)
+        });
+        assert!(!run_batch(&mut conn, vec![a, b]), "connection replaced");
+        assert!(a_answer.try_recv().unwrap().is_err());
+        assert!(b_answer.try_recv().unwrap().is_err());
+        assert_eq!(ids(&manager), Vec::<i64>::new());
+        // A connection that is left in no transaction runs the next batch.
+        let (e, mut e_answer) = typed(insert(5));
+        assert!(run_batch(&mut conn, vec![e]));
+        assert_eq!(e_answer.try_recv().unwrap().unwrap(), 5);
+        assert_eq!(ids(&manager), [5]);
+    }
+
+    #[test]
+    fn writes_queued_while_the_writer_is_busy_commit_together_in_arrival_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let manager = manager(&dir);
+        drop(setup(&manager));
+        let writer = Writer::start(manager.clone(), 32).unwrap();
+        let (started_tx, started) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let (blocker, blocker_answer) = typed(move |conn: &mut DbConn| -> Result<i64, ApiError> {
+            started_tx.send(()).unwrap();
+            released.recv().unwrap();
+            insert(100)(conn)
+        });
+        writer.queue.send(blocker).unwrap();
+        started.recv().unwrap();
+        // Queued while the first transaction is running: one transaction for the five.
+        let mut answers = Vec::new();
+        for id in 1..=5 {
+            let (job, answer) = if id == 3 {
+                typed(|conn: &mut DbConn| -> Result<i64, ApiError> {
+                    conn.batch_execute("INSERT INTO t (id) VALUES (3)")?;
+                    Err(ApiError::conflict("refused", "refused after writing"))
+                })
+            } else {
+                typed(insert(id))
+            };
+            writer.queue.send(job).unwrap();
+            answers.push(answer);
+        }
+        release.send(()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            assert_eq!(blocker_answer.await.unwrap().unwrap(), 100);
+            let mut got = Vec::new();
+            for answer in answers {
+                got.push(answer.await.unwrap().map_err(|e| e.code));
+            }
+            assert_eq!(got, [Ok(1), Ok(2), Err("refused"), Ok(4), Ok(5)]);
+        });
+        assert_eq!(
+            writer.stats(),
+            WriteStats {
+                transactions: 2,
+                jobs: 6
+            }
+        );
+        assert_eq!(ids(&manager), [1, 2, 4, 5, 100]);
+    }
+
+    #[test]
+    fn many_concurrent_writers_all_succeed_and_nothing_is_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let manager = manager(&dir);
+        drop(setup(&manager));
+        let writer = Writer::start(manager.clone(), 32).unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let writer = writer.clone();
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async {
+                        let writes = (0..50).map(|i| writer.submit(insert(t * 1000 + i)));
+                        futures_util::future::join_all(writes).await
+                    })
+                })
+            })
+            .collect();
+        for thread in threads {
+            for answer in thread.join().unwrap() {
+                answer.unwrap();
+            }
+        }
+        assert_eq!(ids(&manager).len(), 400);
+        assert_eq!(writer.stats().jobs, 400);
+    }
+}
