@@ -81,6 +81,10 @@ enum Outcome {
 /// How often a worker deletes idempotency records older than 24 h.
 pub const PURGE_EVERY: chrono::Duration = chrono::Duration::minutes(1);
 
+/// Most audit events sealed in one transaction (a pass seals up to `audit.seal_batch` in
+/// several).
+pub const SEAL_CHUNK: usize = 50;
+
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pass {
@@ -362,15 +366,29 @@ impl Worker {
             .await
     }
 
-    /// Seals the audit events old enough into the hash chain (see `docs/audit.md`).
+    /// Seals the audit events old enough into the hash chain (see `docs/audit.md`), at most
+    /// `audit.seal_batch` of them per pass.
     pub async fn seal_audit(&self) -> Result<usize, WorkerError> {
         let now = self.clock.now();
         let settle = chrono::Duration::milliseconds(
             i64::try_from(self.settings.audit.seal_after_ms).unwrap_or(i64::MAX),
         );
-        let max = i64::from(self.settings.audit.seal_batch.max(1));
-        self.write(move |conn| crate::audit::store::seal(conn, now, settle, max))
-            .await
+        let max = usize::try_from(self.settings.audit.seal_batch.max(1)).unwrap_or(usize::MAX);
+        // In transactions of at most SEAL_CHUNK events, so that requests' writes queued behind
+        // the sealing (SQLite has one writer) wait for a few milliseconds, not for the pass.
+        let mut sealed = 0;
+        while sealed < max {
+            let chunk = (max - sealed).min(SEAL_CHUNK);
+            let limit = i64::try_from(chunk).unwrap_or(i64::MAX);
+            let n = self
+                .write(move |conn| crate::audit::store::seal(conn, now, settle, limit))
+                .await?;
+            sealed += n;
+            if n < chunk {
+                break;
+            }
+        }
+        Ok(sealed)
     }
 
     /// One pass: housekeeping when due (every `outbox.housekeeping_ms` of the worker's clock),
