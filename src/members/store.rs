@@ -1,6 +1,7 @@
 //! Member queries.
 
 use chrono::{DateTime, Utc};
+use diesel::dsl;
 use diesel::prelude::*;
 
 use super::domain::{Member, NewMember};
@@ -98,6 +99,31 @@ pub fn ids_by_code(conn: &mut DbConn, codes: &[String]) -> QueryResult<Vec<Optio
     let found: std::collections::HashMap<String, MemberId> =
         rows.into_iter().map(|r| (r.code, r.id)).collect();
     Ok(codes.iter().map(|c| found.get(c).copied()).collect())
+}
+
+/// The code of the member a need belongs to, as a subquery of the needs feature's read, so a
+/// need and its member's code come in one statement.
+pub type CodeOfNeedMember = dsl::SingleValue<
+    dsl::Select<
+        dsl::Filter<members::table, dsl::Eq<members::id, crate::schema::needs::member_id>>,
+        members::code,
+    >,
+>;
+
+/// See [`CodeOfNeedMember`].
+pub fn code_of_need_member() -> CodeOfNeedMember {
+    members::table
+        .filter(members::id.eq(crate::schema::needs::member_id))
+        .select(members::code)
+        .single_value()
+}
+
+/// The code of member `id` (one statement the connection keeps prepared).
+pub fn code(conn: &mut DbConn, id: MemberId) -> QueryResult<String> {
+    members::table
+        .filter(members::id.eq(id))
+        .select(members::code)
+        .first(conn)
 }
 
 /// The members with these ids, by id (for features that show member codes and names).

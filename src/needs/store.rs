@@ -25,8 +25,7 @@ use crate::db::{DbConn, MultiBackend};
 use crate::decimal::{Quantity, UnitPrice, VatRate};
 use crate::error::ApiError;
 use crate::ids::{CampaignId, GroupId, MemberId, NeedId};
-use crate::members::domain::Member;
-use crate::members::store::{by_ids, ids_by_code};
+use crate::members::store::{by_ids, code as member_code, code_of_need_member, ids_by_code};
 use crate::pagination::{keyset, Page};
 use crate::schema::needs;
 
@@ -127,16 +126,13 @@ impl NeedRow {
         }
     }
 
-    /// The API view; `members` must hold the need's member (for its code).
-    fn into_need(self, members: &HashMap<MemberId, Member>) -> Result<Need, ApiError> {
+    /// The API view, with the code of the need's member (`None`: the member was not found).
+    fn into_need(self, member_code: Option<String>) -> Result<Need, ApiError> {
         let fields = self.fields();
         let id = self.id;
         let corrupt =
             |what: &str| ApiError::internal(format!("need {id} has an invalid stored {what}"));
-        let member_code = members
-            .get(&self.member_id)
-            .map(|m| m.code.clone())
-            .ok_or_else(|| corrupt("member"))?;
+        let member_code = member_code.ok_or_else(|| corrupt("member"))?;
         let value = estimated_value(fields.quantity, fields.estimated_unit_price)
             .ok_or_else(|| corrupt("value"))?;
         Ok(Need {
@@ -160,13 +156,18 @@ fn into_needs(conn: &mut DbConn, rows: Vec<NeedRow>) -> Result<Vec<Need>, ApiErr
     ids.sort();
     ids.dedup();
     let members = by_ids(conn, &ids)?;
-    rows.into_iter().map(|r| r.into_need(&members)).collect()
+    rows.into_iter()
+        .map(|r| {
+            let code = members.get(&r.member_id).map(|m| m.code.clone());
+            r.into_need(code)
+        })
+        .collect()
 }
 
+/// The API view of `row` (its member's code read by id).
 fn into_one(conn: &mut DbConn, row: NeedRow) -> Result<Need, ApiError> {
-    into_needs(conn, vec![row])?
-        .pop()
-        .ok_or_else(|| ApiError::internal("need vanished while being read"))
+    let code = member_code(conn, row.member_id).optional()?;
+    row.into_need(code)
 }
 
 fn find(conn: &mut DbConn, caller: &Caller, id: NeedId) -> Result<NeedRow, ApiError> {
@@ -304,10 +305,15 @@ fn journal<T: serde::Serialize>(
     )
 }
 
-/// A need the caller may reach, or 404.
+/// A need the caller may reach, or 404 — one statement (its member's code is a subquery).
 pub fn get(conn: &mut DbConn, caller: &Caller, id: NeedId) -> Result<Need, ApiError> {
-    let row = find(conn, caller, id)?;
-    into_one(conn, row)
+    let (row, code): (NeedRow, Option<String>) = visible_needs(caller)
+        .filter(needs::id.eq(id))
+        .select((NeedRow::as_select(), code_of_need_member()))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("need"))?;
+    row.into_need(code)
 }
 
 /// Filters of `GET /api/v1/needs`, already validated.
