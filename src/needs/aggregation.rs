@@ -161,18 +161,24 @@ pub struct Terms {
     pub launch_date: NaiveDate,
 }
 
-fn member_values(map: BTreeMap<String, Decimal>) -> Vec<MemberValue> {
+fn member_values(map: BTreeMap<&str, Decimal>) -> Vec<MemberValue> {
     map.into_iter()
         .map(|(member_code, v)| MemberValue {
-            member_code,
+            member_code: member_code.to_owned(),
             estimated_value: Amount::from_stored(v),
         })
         .collect()
 }
 
-type ItemKey = (String, Unit, VatRate);
+/// The first `n` characters of `s`.
+fn prefix(s: &str, n: usize) -> &str {
+    s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
+}
+
+/// An item's key, borrowed from the needs: the maps below hold no copy of any text.
+type ItemKey<'a> = (&'a str, Unit, VatRate);
 /// Running totals of an item: its value, and per member code the quantity and need ids.
-type ItemAcc = (Decimal, BTreeMap<String, (Decimal, Vec<NeedId>)>);
+type ItemAcc<'a> = (Decimal, BTreeMap<&'a str, (Decimal, Vec<NeedId>)>);
 
 /// Builds the proposal from submitted needs. `date` chooses the threshold table row.
 pub fn aggregate(
@@ -187,31 +193,28 @@ pub fn aggregate(
         launch_date: date,
     } = terms;
     // lot key → item key → member code → (quantity, need ids); plus values.
-    let mut lots: BTreeMap<String, BTreeMap<ItemKey, ItemAcc>> = BTreeMap::new();
-    let mut lot_members: BTreeMap<String, BTreeMap<String, Decimal>> = BTreeMap::new();
-    let mut members: BTreeMap<String, Decimal> = BTreeMap::new();
+    let mut lots: BTreeMap<&str, BTreeMap<ItemKey<'_>, ItemAcc<'_>>> = BTreeMap::new();
+    let mut lot_members: BTreeMap<&str, BTreeMap<&str, Decimal>> = BTreeMap::new();
+    let mut members: BTreeMap<&str, Decimal> = BTreeMap::new();
     let mut by_nature: BTreeMap<Nature, Decimal> = BTreeMap::new();
     for n in needs {
-        let key: String = n.cpv.chars().take(level.digits()).collect();
+        let key = prefix(&n.cpv, level.digits());
+        let code = n.member_code.as_str();
         let value = n.estimated_value.value();
         let item = lots
-            .entry(key.clone())
+            .entry(key)
             .or_default()
-            .entry((n.cpv.clone(), n.unit, n.vat_rate))
+            .entry((n.cpv.as_str(), n.unit, n.vat_rate))
             .or_insert_with(|| (Decimal::ZERO, BTreeMap::new()));
         item.0 += value;
         let part = item
             .1
-            .entry(n.member_code.clone())
+            .entry(code)
             .or_insert_with(|| (Decimal::ZERO, Vec::new()));
         part.0 += n.quantity.value();
         part.1.push(n.id);
-        *lot_members
-            .entry(key)
-            .or_default()
-            .entry(n.member_code.clone())
-            .or_default() += value;
-        *members.entry(n.member_code.clone()).or_default() += value;
+        *lot_members.entry(key).or_default().entry(code).or_default() += value;
+        *members.entry(code).or_default() += value;
         *by_nature.entry(Nature::of_cpv(&n.cpv)).or_default() += value;
     }
     let lots: Vec<Lot> = lots
@@ -220,7 +223,7 @@ pub fn aggregate(
             let items: Vec<Item> = items
                 .into_iter()
                 .map(|((cpv, unit, vat_rate), (value, parts))| Item {
-                    cpv,
+                    cpv: cpv.to_owned(),
                     unit,
                     vat_rate,
                     quantity: Quantity::from_stored(parts.values().map(|p| p.0).sum()),
@@ -230,7 +233,7 @@ pub fn aggregate(
                         .map(|(member_code, (q, mut need_ids))| {
                             need_ids.sort();
                             ItemMember {
-                                member_code,
+                                member_code: member_code.to_owned(),
                                 quantity: Quantity::from_stored(q),
                                 need_ids,
                             }
@@ -238,15 +241,15 @@ pub fn aggregate(
                         .collect(),
                 })
                 .collect();
-            let per_member = lot_members.remove(&key).unwrap_or_default();
+            let per_member = lot_members.remove(key).unwrap_or_default();
             let yearly: Decimal = per_member.values().copied().sum();
             Lot {
-                nature: Nature::of_cpv(&key),
+                nature: Nature::of_cpv(key),
                 estimated_value: Amount::from_stored(yearly),
                 contract_value: contract_value(yearly, months),
                 members: member_values(per_member),
                 items,
-                key,
+                key: key.to_owned(),
             }
         })
         .collect();
