@@ -137,7 +137,7 @@ impl ManageConnection for Manager {
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
                      PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; \
-                     PRAGMA recursive_triggers = ON; PRAGMA temp_store = MEMORY;",
+                     PRAGMA recursive_triggers = ON;",
                     self.busy_timeout_ms
                 ))
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;

@@ -46,37 +46,50 @@ pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_mill
 /// Why a batch did not commit, given to each job of it.
 #[derive(Debug, Clone)]
 pub struct Failure {
-    /// The database's error kind when it was a database error (so "database is locked" still
-    /// becomes `503 database_busy`).
-    database: Option<DatabaseErrorKind>,
+    kind: FailureKind,
     message: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum FailureKind {
+    /// A database error, kept with its kind (so "database is locked" still becomes
+    /// `503 database_busy`).
+    Database(DatabaseErrorKind),
+    /// Nothing of the job was stored and trying again may work (the writer's connection could
+    /// not be opened, another write of the batch spoiled it): `503` with `Retry-After`.
+    Retry,
+    /// Anything else.
+    Other,
 }
 
 impl Failure {
     fn of(e: &DieselError) -> Self {
         match e {
             DieselError::DatabaseError(kind, info) => Failure {
-                database: Some(*kind),
+                kind: FailureKind::Database(*kind),
                 message: info.message().to_owned(),
             },
             other => Failure {
-                database: None,
+                kind: FailureKind::Other,
                 message: other.to_string(),
             },
         }
     }
 
-    fn other(message: impl Into<String>) -> Self {
+    fn retry(message: impl Into<String>) -> Self {
         Failure {
-            database: None,
+            kind: FailureKind::Retry,
             message: message.into(),
         }
     }
 
     fn into_error<E: From<DbError> + From<DieselError>>(self) -> E {
-        match self.database {
-            Some(kind) => E::from(DieselError::DatabaseError(kind, Box::new(self.message))),
-            None => E::from(DbError::Query(self.message)),
+        match self.kind {
+            FailureKind::Database(kind) => {
+                E::from(DieselError::DatabaseError(kind, Box::new(self.message)))
+            }
+            FailureKind::Retry => E::from(DbError::Connect(self.message)),
+            FailureKind::Other => E::from(DbError::Query(self.message)),
         }
     }
 }
@@ -89,6 +102,9 @@ pub trait Job: Send {
     fn run(&mut self, conn: &mut DbConn) -> bool;
     /// Delivers the outcome: `None` when the batch committed, else why it did not.
     fn finish(self: Box<Self>, failure: Option<&Failure>);
+    /// True when nobody waits for the outcome any more (the request went away while queued):
+    /// such a job is not run.
+    fn abandoned(&self) -> bool;
 }
 
 /// A typed job: the closure of a [`super::Db::write`] call and where its answer goes.
@@ -114,8 +130,9 @@ where
         let result = match outcome {
             Ok(result) => result,
             Err(_) => {
-                // The closure panicked inside its savepoint: undo it here.
-                let _ = <Tm as TransactionManager<DbConn>>::rollback_transaction(conn);
+                // The closure panicked inside its savepoint (maybe inside savepoints of its
+                // own): undo them all.
+                roll_back_to(conn, 1);
                 tracing::error!("a write job panicked; its changes were rolled back");
                 Err(E::from(DbError::Cancelled("the write job panicked".into())))
             }
@@ -136,6 +153,10 @@ where
         };
         // The request may have gone away (client closed the connection): nothing to tell.
         let _ = self.reply.send(answer);
+    }
+
+    fn abandoned(&self) -> bool {
+        self.reply.is_closed()
     }
 }
 
@@ -171,14 +192,19 @@ impl Writer {
         let counters = Arc::new(Counters::default());
         let seen = counters.clone();
         let (checkpoints, due) = mpsc::sync_channel::<()>(1);
+        let rewind = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let wal = Wal {
+            due: checkpoints,
+            rewind: rewind.clone(),
+        };
         let checkpointer = manager.clone();
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || checkpoint_when_due(&checkpointer, &due))
+            .spawn(move || checkpoint_when_due(&checkpointer, &due, &rewind))
             .map_err(|e| DbError::Connect(format!("cannot start the SQLite checkpointer: {e}")))?;
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || serve(&manager, &jobs, batch.max(1), &seen, &checkpoints))
+            .spawn(move || serve(&manager, &jobs, batch.max(1), &seen, &wal))
             .map_err(|e| DbError::Connect(format!("cannot start the SQLite writer: {e}")))?;
         Ok(Writer { queue, counters })
     }
@@ -224,13 +250,21 @@ where
     (job, answer)
 }
 
+/// WAL frames (pages of 4 KiB) past which the writer checkpoints itself between two batches,
+/// so that the WAL is rewound: only a checkpoint that finds no write since it began lets the
+/// next write start the WAL file over, and the checkpointer's never do under steady writes.
+pub const WAL_REWIND_FRAMES: i64 = 1000;
+
+/// Largest size the WAL file is cut back to after it is rewound (bytes).
+pub const WAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
+
 /// The writer thread: one batch after another until every handle is gone.
 fn serve(
     manager: &Manager,
     queue: &mpsc::Receiver<Box<dyn Job>>,
     batch: usize,
     counters: &Counters,
-    checkpoints: &mpsc::SyncSender<()>,
+    wal: &Wal,
 ) {
     let mut conn: Option<DbConn> = None;
     while let Ok(first) = queue.recv() {
@@ -250,7 +284,7 @@ fn serve(
             None => match writer_connection(manager) {
                 Ok(c) => conn.insert(c),
                 Err(e) => {
-                    let failure = Failure::other(format!("cannot open the SQLite writer: {e}"));
+                    let failure = Failure::retry(format!("cannot open the SQLite writer: {e}"));
                     for job in jobs {
                         job.finish(Some(&failure));
                     }
@@ -258,26 +292,53 @@ fn serve(
                 }
             },
         };
-        let reusable = run_batch(c, jobs);
+        if wal.rewind.swap(false, Ordering::Relaxed) {
+            // The only writer checkpoints: nothing is written meanwhile, so the checkpoint can
+            // copy every frame and the BEGIN below starts the WAL over.
+            if let Err(e) = checkpoint(c) {
+                tracing::warn!(error = %e, "SQLite writer's checkpoint failed");
+            }
+        }
+        // A panic outside the jobs (they catch their own) must not end the thread: the jobs of
+        // the batch are dropped (their requests get an error) and the connection replaced.
+        let reusable = catch_unwind(AssertUnwindSafe(|| run_batch(c, jobs))).unwrap_or(false);
         // Full means a checkpoint is already due.
-        let _ = checkpoints.try_send(());
+        let _ = wal.due.try_send(());
         if !reusable {
             conn = None;
         }
     }
 }
 
-/// The writer's connection: automatic checkpoints off (the checkpointer does them).
+/// What the writer and the checkpointer share.
+struct Wal {
+    /// Writes happened: the checkpointer's turn.
+    due: mpsc::SyncSender<()>,
+    /// The WAL passed [`WAL_REWIND_FRAMES`]: the writer's turn to checkpoint.
+    rewind: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The writer's connection: automatic checkpoints off (the checkpointer does them), the WAL
+/// cut back to [`WAL_SIZE_LIMIT`] when rewound, and savepoints' sub-journals kept in memory
+/// (they spill to a temporary file past 64 KiB otherwise, created and deleted per transaction).
 fn writer_connection(manager: &Manager) -> Result<DbConn, String> {
     let mut conn = manager.connect().map_err(|e| e.to_string())?;
-    conn.batch_execute("PRAGMA wal_autocheckpoint = 0")
-        .map_err(|e| e.to_string())?;
+    conn.batch_execute(&format!(
+        "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}; \
+         PRAGMA temp_store = MEMORY;"
+    ))
+    .map_err(|e| e.to_string())?;
     Ok(conn)
 }
 
 /// The checkpointer thread: a `PASSIVE` checkpoint after writes, at most every
-/// [`CHECKPOINT_EVERY`], until the writer is gone (then a last one).
-fn checkpoint_when_due(manager: &Manager, due: &mpsc::Receiver<()>) {
+/// [`CHECKPOINT_EVERY`], until the writer is gone; asks the writer for a checkpoint of its own
+/// when the WAL is past [`WAL_REWIND_FRAMES`].
+fn checkpoint_when_due(
+    manager: &Manager,
+    due: &mpsc::Receiver<()>,
+    rewind: &std::sync::atomic::AtomicBool,
+) {
     let mut conn: Option<DbConn> = None;
     while due.recv().is_ok() {
         let c = match conn.as_mut() {
@@ -291,17 +352,34 @@ fn checkpoint_when_due(manager: &Manager, due: &mpsc::Receiver<()>) {
                 }
             },
         };
-        if let Err(e) = checkpoint(c) {
-            tracing::warn!(error = %e, "SQLite checkpoint failed");
-            conn = None;
+        match checkpoint(c) {
+            Ok(frames) if frames > WAL_REWIND_FRAMES => rewind.store(true, Ordering::Relaxed),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "SQLite checkpoint failed");
+                conn = None;
+            }
         }
         std::thread::sleep(CHECKPOINT_EVERY);
     }
 }
 
-/// Copies what it can of the WAL into the database file without waiting for anyone.
-pub fn checkpoint(conn: &mut DbConn) -> diesel::QueryResult<()> {
-    conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")
+#[derive(diesel::QueryableByName)]
+struct CheckpointRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    log: i64,
+}
+
+/// Copies what it can of the WAL into the database file without waiting for anyone; returns
+/// the WAL's size in frames (0 on PostgreSQL).
+pub fn checkpoint(conn: &mut DbConn) -> diesel::QueryResult<i64> {
+    use diesel::RunQueryDsl;
+    match conn {
+        DbConn::Sqlite(c) => diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)")
+            .get_result::<CheckpointRow>(c)
+            .map(|r| r.log),
+        DbConn::Pg(_) => Ok(0),
+    }
 }
 
 /// Runs `jobs` in one transaction, each in its own savepoint, commits, then answers each.
@@ -322,21 +400,26 @@ pub fn run_batch(conn: &mut DbConn, jobs: Vec<Box<dyn Job>>) -> bool {
     let mut ran: Vec<Box<dyn Job>> = Vec::with_capacity(jobs.len());
     let mut spoiled = None;
     for mut job in jobs {
-        if spoiled.is_some() {
+        if spoiled.is_some() || job.abandoned() {
             ran.push(job);
             continue;
         }
         job.run(conn);
         ran.push(job);
-        if !at_depth_one(conn) {
-            spoiled = Some(Failure::other(
+        if !usable_at_depth_one(conn) {
+            spoiled = Some(Failure::retry(
                 "a write of the same batch left the transaction unusable; nothing was stored",
             ));
         }
     }
     let failure = match spoiled {
         Some(failure) => {
-            let _ = <Tm as TransactionManager<DbConn>>::rollback_transaction(conn);
+            roll_back_to(conn, 0);
+            if depth(conn) != Some(0) {
+                // Whatever diesel believes, end SQLite's transaction; the connection is
+                // replaced anyway.
+                let _ = conn.batch_execute("ROLLBACK");
+            }
             Some(failure)
         }
         // diesel rolls the transaction back when the top-level COMMIT fails.
@@ -351,6 +434,7 @@ pub fn run_batch(conn: &mut DbConn, jobs: Vec<Box<dyn Job>>) -> bool {
     reusable
 }
 
+/// The open transactions' depth as diesel tracks it; `None` when its manager is in error.
 fn depth(conn: &mut DbConn) -> Option<u32> {
     <Tm as TransactionManager<DbConn>>::transaction_manager_status_mut(conn)
         .transaction_depth()
@@ -358,9 +442,27 @@ fn depth(conn: &mut DbConn) -> Option<u32> {
         .map(|d| d.map_or(0, |d| d.get()))
 }
 
-/// The open transactions' depth as diesel tracks it; `None` when its manager is in error.
-fn at_depth_one(conn: &mut DbConn) -> bool {
-    depth(conn) == Some(1)
+/// Back in the batch's own transaction, and fit to commit: diesel marks a transaction whose
+/// savepoint could not be rolled back as needing a rollback, and would treat later failures
+/// to roll back as success — such a batch must not commit.
+fn usable_at_depth_one(conn: &mut DbConn) -> bool {
+    let status = <Tm as TransactionManager<DbConn>>::transaction_manager_status_mut(conn);
+    match status.transaction_state() {
+        Ok(state) => state.in_transaction.as_ref().is_some_and(|t| {
+            t.transaction_depth.get() == 1 && !t.requires_rollback_maybe_up_to_top_level
+        }),
+        Err(_) => false,
+    }
+}
+
+/// Rolls back savepoints (and at 0 the transaction) until `target` depth, stopping at the
+/// first failure.
+fn roll_back_to(conn: &mut DbConn, target: u32) {
+    while depth(conn).is_some_and(|d| d > target) {
+        if <Tm as TransactionManager<DbConn>>::rollback_transaction(conn).is_err() {
+            break;
+        }
+    }
 }
 
 fn at_depth_zero(conn: &mut DbConn) -> bool {
@@ -517,6 +619,96 @@ mod tests {
             }
         );
         assert_eq!(ids(&manager), [1, 2, 4, 5, 100]);
+    }
+
+    #[test]
+    fn a_write_that_leaves_its_savepoint_open_fails_the_batch_retryably_and_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let manager = manager(&dir);
+        let mut conn = setup(&manager);
+        let (a, mut a_answer) = typed(insert(1));
+        let (b, mut b_answer) = typed(|conn: &mut DbConn| -> Result<i64, ApiError> {
+            insert(2)(conn)?;
+            <Tm as TransactionManager<DbConn>>::begin_transaction(conn)?;
+            Ok(2)
+        });
+        let (c, mut c_answer) = typed(insert(3));
+        assert!(!run_batch(&mut conn, vec![a, b, c]));
+        for answer in [
+            a_answer.try_recv(),
+            b_answer.try_recv(),
+            c_answer.try_recv(),
+        ] {
+            let e = answer.unwrap().unwrap_err();
+            assert_eq!((e.status.as_u16(), e.code), (503, "database_unavailable"));
+        }
+        assert_eq!(ids(&manager), Vec::<i64>::new());
+        assert_eq!(depth(&mut conn), Some(0), "the batch's transaction is over");
+    }
+
+    #[test]
+    fn a_panic_inside_a_writes_own_savepoint_undoes_all_of_it_and_only_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let manager = manager(&dir);
+        let mut conn = setup(&manager);
+        let (a, mut a_answer) = typed(insert(1));
+        let (b, mut b_answer) = typed(|conn: &mut DbConn| -> Result<i64, ApiError> {
+            insert(2)(conn)?;
+            conn.transaction(|conn| -> Result<i64, ApiError> {
+                insert(20)(conn)?;
+                panic!("deep inside");
+            })
+        });
+        let (c, mut c_answer) = typed(insert(3));
+        assert!(run_batch(&mut conn, vec![a, b, c]));
+        assert_eq!(a_answer.try_recv().unwrap().unwrap(), 1);
+        assert_eq!(
+            b_answer.try_recv().unwrap().unwrap_err().status.as_u16(),
+            500
+        );
+        assert_eq!(c_answer.try_recv().unwrap().unwrap(), 3);
+        assert_eq!(ids(&manager), [1, 3]);
+    }
+
+    #[test]
+    fn a_write_whose_request_went_away_while_queued_is_not_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let manager = manager(&dir);
+        let mut conn = setup(&manager);
+        let (a, answer) = typed(insert(1));
+        drop(answer);
+        let (b, mut b_answer) = typed(insert(2));
+        assert!(run_batch(&mut conn, vec![a, b]));
+        assert_eq!(b_answer.try_recv().unwrap().unwrap(), 2);
+        assert_eq!(ids(&manager), [2]);
+    }
+
+    #[test]
+    fn the_wal_is_rewound_under_steady_writes_instead_of_growing() {
+        // One frame (4 KiB) per commit: 12 000 commits would leave a WAL of ~47 MiB if it
+        // were never started over.
+        let dir = tempfile::tempdir().unwrap();
+        let manager = manager(&dir);
+        drop(setup(&manager));
+        let writer = Writer::start(manager.clone(), 1).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut largest = 0;
+        rt.block_on(async {
+            for i in 0..12_000 {
+                writer.submit(insert(i)).await.unwrap();
+                if i % 500 == 0 {
+                    let wal = dir.path().join("w.db-wal");
+                    largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+                }
+            }
+        });
+        assert_eq!(ids(&manager).len(), 12_000);
+        assert!(
+            largest < 24 * 1024 * 1024,
+            "the WAL reached {largest} bytes"
+        );
     }
 
     #[test]
