@@ -1,7 +1,6 @@
 //! Member queries.
 
 use chrono::{DateTime, Utc};
-use diesel::dsl;
 use diesel::prelude::*;
 
 use super::domain::{Member, NewMember};
@@ -101,22 +100,22 @@ pub fn ids_by_code(conn: &mut DbConn, codes: &[String]) -> QueryResult<Vec<Optio
     Ok(codes.iter().map(|c| found.get(c).copied()).collect())
 }
 
-/// The code of the member a need belongs to, as a subquery of the needs feature's read, so a
-/// need and its member's code come in one statement.
-pub type CodeOfNeedMember = dsl::SingleValue<
-    dsl::Select<
-        dsl::Filter<members::table, dsl::Eq<members::id, crate::schema::needs::member_id>>,
-        members::code,
-    >,
->;
-
-/// See [`CodeOfNeedMember`].
-pub fn code_of_need_member() -> CodeOfNeedMember {
-    members::table
-        .filter(members::id.eq(crate::schema::needs::member_id))
-        .select(members::code)
-        .single_value()
+/// The code of the member whose id is in `$member_id` — a column of the calling feature's
+/// table — as a correlated subquery (`Nullable<Text>`): a row and its member's code come in one
+/// statement. A macro because the type of such a subquery over any column cannot be written
+/// generically with diesel; the query stays here, with the table it reads.
+macro_rules! member_code_of {
+    ($member_id:expr) => {
+        diesel::QueryDsl::single_value(diesel::QueryDsl::select(
+            diesel::QueryDsl::filter(
+                $crate::schema::members::table,
+                diesel::ExpressionMethods::eq($crate::schema::members::id, $member_id),
+            ),
+            $crate::schema::members::code,
+        ))
+    };
 }
+pub(crate) use member_code_of;
 
 /// The code of member `id` (one statement the connection keeps prepared).
 pub fn code(conn: &mut DbConn, id: MemberId) -> QueryResult<String> {

@@ -25,7 +25,7 @@ use crate::db::{DbConn, MultiBackend};
 use crate::decimal::{Quantity, UnitPrice, VatRate};
 use crate::error::ApiError;
 use crate::ids::{CampaignId, GroupId, MemberId, NeedId};
-use crate::members::store::{by_ids, code as member_code, code_of_need_member, ids_by_code};
+use crate::members::store::{by_ids, code as member_code, ids_by_code, member_code_of};
 use crate::pagination::{keyset, Page};
 use crate::schema::needs;
 
@@ -309,7 +309,7 @@ fn journal<T: serde::Serialize>(
 pub fn get(conn: &mut DbConn, caller: &Caller, id: NeedId) -> Result<Need, ApiError> {
     let (row, code): (NeedRow, Option<String>) = visible_needs(caller)
         .filter(needs::id.eq(id))
-        .select((NeedRow::as_select(), code_of_need_member()))
+        .select((NeedRow::as_select(), member_code_of!(needs::member_id)))
         .first(conn)
         .optional()?
         .ok_or_else(|| ApiError::not_found("need"))?;
