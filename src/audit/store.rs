@@ -34,6 +34,7 @@ pub struct Change<'a, T: Serialize> {
 #[derive(Insertable)]
 #[diesel(table_name = audit_events)]
 #[diesel(check_for_backend(MultiBackend))]
+#[diesel(treat_none_as_default_value = false)]
 struct NewEventRow {
     id: DbUuid,
     recorded_at: DbTime,

@@ -63,6 +63,7 @@ pub fn lead_visible_need_ids(member: MemberId) -> LeadVisibleNeedIds {
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = needs)]
 #[diesel(check_for_backend(MultiBackend))]
+#[diesel(treat_none_as_default_value = false)]
 struct NeedRow {
     id: NeedId,
     campaign_id: CampaignId,
