@@ -319,8 +319,9 @@ impl Db {
     /// Runs `f` in a write transaction: on PostgreSQL on a blocking thread with a pooled
     /// connection; on SQLite on the writer thread, after this process's earlier writes, in a
     /// savepoint of a `BEGIN IMMEDIATE` transaction it may share with other queued writes
-    /// ([`writer`]). Either way `f`'s changes are stored if and only if it returns `Ok`, and
-    /// the answer comes after they are committed.
+    /// ([`writer`]). Either way `f`'s changes are stored if and only if the caller gets `Ok`
+    /// (on SQLite an `Ok` of `f` becomes an error when its batch fails to commit), and the
+    /// answer comes after the commit.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
@@ -340,6 +341,15 @@ impl Db {
     }
 }
 
+/// Opens a write transaction: `BEGIN IMMEDIATE` on SQLite (so two writers never deadlock on
+/// a lock upgrade), a plain `BEGIN` on PostgreSQL.
+pub fn begin_write(conn: &mut DbConn) -> diesel::QueryResult<()> {
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c),
+    }
+}
+
 /// Runs `f` inside a write transaction: `BEGIN IMMEDIATE` on SQLite (so two writers never
 /// deadlock on a lock upgrade), a plain `BEGIN` on PostgreSQL. Commits on `Ok`, rolls back
 /// on `Err`.
@@ -349,10 +359,7 @@ where
     E: From<diesel::result::Error>,
 {
     type Tm = <DbConn as Connection>::TransactionManager;
-    match conn {
-        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
-        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
-    }
+    begin_write(conn)?;
     match f(conn) {
         Ok(value) => {
             <Tm as TransactionManager<DbConn>>::commit_transaction(conn)?;

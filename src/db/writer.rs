@@ -25,13 +25,15 @@
 //! ~200 ms on this project's benchmark machine. The writer's connection turns automatic
 //! checkpoints off and a checkpointer thread, on its own connection, runs a `PASSIVE`
 //! checkpoint (which never blocks the writer or the readers) at most every
-//! [`CHECKPOINT_EVERY`] while writes go on.
+//! [`CHECKPOINT_EVERY`] while writes go on. Such a checkpoint never lets the WAL be started
+//! over while writes continue, so past [`WAL_REWIND_FRAMES`] the writer checkpoints once
+//! itself between two batches.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
-use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::connection::{SimpleConnection, TransactionManager};
 use diesel::r2d2::ManageConnection;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::Connection;
@@ -279,18 +281,15 @@ fn serve(
         counters
             .jobs
             .fetch_add(u64::try_from(jobs.len()).unwrap_or(0), Ordering::Relaxed);
-        let c = match conn.as_mut() {
-            Some(c) => c,
-            None => match writer_connection(manager) {
-                Ok(c) => conn.insert(c),
-                Err(e) => {
-                    let failure = Failure::retry(format!("cannot open the SQLite writer: {e}"));
-                    for job in jobs {
-                        job.finish(Some(&failure));
-                    }
-                    continue;
+        let c = match opened(&mut conn, || writer_connection(manager)) {
+            Ok(c) => c,
+            Err(e) => {
+                let failure = Failure::retry(format!("cannot open the SQLite writer: {e}"));
+                for job in jobs {
+                    job.finish(Some(&failure));
                 }
-            },
+                continue;
+            }
         };
         if wal.rewind.swap(false, Ordering::Relaxed) {
             // The only writer checkpoints: nothing is written meanwhile, so the checkpoint can
@@ -318,6 +317,18 @@ struct Wal {
     rewind: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// The thread's connection, opened with `open` if it has none (at start, or after a failure
+/// dropped it).
+fn opened(
+    slot: &mut Option<DbConn>,
+    open: impl FnOnce() -> Result<DbConn, String>,
+) -> Result<&mut DbConn, String> {
+    match slot {
+        Some(c) => Ok(c),
+        None => Ok(slot.insert(open()?)),
+    }
+}
+
 /// The writer's connection: automatic checkpoints off (the checkpointer does them), the WAL
 /// cut back to [`WAL_SIZE_LIMIT`] when rewound, and savepoints' sub-journals kept in memory
 /// (they spill to a temporary file past 64 KiB otherwise, created and deleted per transaction).
@@ -341,16 +352,13 @@ fn checkpoint_when_due(
 ) {
     let mut conn: Option<DbConn> = None;
     while due.recv().is_ok() {
-        let c = match conn.as_mut() {
-            Some(c) => c,
-            None => match manager.connect() {
-                Ok(c) => conn.insert(c),
-                Err(e) => {
-                    tracing::warn!(error = %e, "SQLite checkpointer cannot connect");
-                    std::thread::sleep(CHECKPOINT_EVERY);
-                    continue;
-                }
-            },
+        let c = match opened(&mut conn, || manager.connect().map_err(|e| e.to_string())) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "SQLite checkpointer cannot connect");
+                std::thread::sleep(CHECKPOINT_EVERY);
+                continue;
+            }
         };
         match checkpoint(c) {
             Ok(frames) if frames > WAL_REWIND_FRAMES => rewind.store(true, Ordering::Relaxed),
@@ -385,11 +393,7 @@ pub fn checkpoint(conn: &mut DbConn) -> diesel::QueryResult<i64> {
 /// Runs `jobs` in one transaction, each in its own savepoint, commits, then answers each.
 /// Returns false when the connection is no longer usable (the caller opens another).
 pub fn run_batch(conn: &mut DbConn, jobs: Vec<Box<dyn Job>>) -> bool {
-    let begun = match conn {
-        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
-        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c),
-    };
-    if let Err(e) = begun {
+    if let Err(e) = super::begin_write(conn) {
         let failure = Failure::of(&e);
         for job in jobs {
             job.finish(Some(&failure));
@@ -487,14 +491,14 @@ mod tests {
         id: i64,
     }
 
-    fn manager(dir: &tempfile::TempDir) -> Manager {
-        Manager {
+    /// A fresh database in a folder of its own (kept while the first value lives), how to
+    /// open it, and a connection to it.
+    fn database() -> (tempfile::TempDir, Manager, DbConn) {
+        let dir = tempfile::tempdir().unwrap();
+        let manager = Manager {
             target: super::super::Target::Sqlite(dir.path().join("w.db")),
             busy_timeout_ms: 1000,
-        }
-    }
-
-    fn setup(manager: &Manager) -> DbConn {
+        };
         let mut conn = manager.connect().unwrap();
         conn.batch_execute(
             "CREATE TABLE t (id INTEGER PRIMARY KEY);
@@ -503,7 +507,7 @@ mod tests {
                  parent_id INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);",
         )
         .unwrap();
-        conn
+        (dir, manager, conn)
     }
 
     fn ids(manager: &Manager) -> Vec<i64> {
@@ -522,18 +526,21 @@ mod tests {
         }
     }
 
+    /// Writes row `id`, then refuses (409 `refused`).
+    fn refused(id: i64) -> impl FnOnce(&mut DbConn) -> Result<i64, ApiError> + Send + 'static {
+        move |conn| {
+            insert(id)(conn)?;
+            Err(ApiError::conflict("refused", "refused after writing"))
+        }
+    }
+
     #[test]
     fn a_refused_or_panicking_write_leaves_no_trace_while_its_neighbours_commit() {
-        let dir = tempfile::tempdir().unwrap();
-        let manager = manager(&dir);
-        let mut conn = setup(&manager);
+        let (_dir, manager, mut conn) = database();
         let (a, mut a_answer) = typed(insert(1));
-        let (b, mut b_answer) = typed(|conn: &mut DbConn| -> Result<i64, ApiError> {
-            conn.batch_execute("INSERT INTO t (id) VALUES (2)")?;
-            Err(ApiError::conflict("refused", "refused after writing"))
-        });
+        let (b, mut b_answer) = typed(refused(2));
         let (c, mut c_answer) = typed(|conn: &mut DbConn| -> Result<i64, ApiError> {
-            conn.batch_execute("INSERT INTO t (id) VALUES (3)")?;
+            insert(3)(conn)?;
             panic!("a bug in a handler");
         });
         let (d, mut d_answer) = typed(insert(4));
@@ -550,9 +557,7 @@ mod tests {
 
     #[test]
     fn a_failed_commit_answers_every_write_of_the_batch_with_an_error_and_stores_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let manager = manager(&dir);
-        let mut conn = setup(&manager);
+        let (_dir, manager, mut conn) = database();
         let (a, mut a_answer) = typed(insert(1));
         // Accepted statement by statement; the deferred foreign key fails the COMMIT.
         let (b, mut b_answer) = typed(|conn: &mut DbConn| -> Result<i64, ApiError> {
@@ -572,9 +577,8 @@ mod tests {
 
     #[test]
     fn writes_queued_while_the_writer_is_busy_commit_together_in_arrival_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let manager = manager(&dir);
-        drop(setup(&manager));
+        let (_dir, manager, conn) = database();
+        drop(conn);
         let writer = Writer::start(manager.clone(), 32).unwrap();
         let (started_tx, started) = mpsc::channel();
         let (release, released) = mpsc::channel::<()>();
@@ -589,10 +593,7 @@ mod tests {
         let mut answers = Vec::new();
         for id in 1..=5 {
             let (job, answer) = if id == 3 {
-                typed(|conn: &mut DbConn| -> Result<i64, ApiError> {
-                    conn.batch_execute("INSERT INTO t (id) VALUES (3)")?;
-                    Err(ApiError::conflict("refused", "refused after writing"))
-                })
+                typed(refused(id))
             } else {
                 typed(insert(id))
             };
@@ -623,9 +624,7 @@ mod tests {
 
     #[test]
     fn a_write_that_leaves_its_savepoint_open_fails_the_batch_retryably_and_stores_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let manager = manager(&dir);
-        let mut conn = setup(&manager);
+        let (_dir, manager, mut conn) = database();
         let (a, mut a_answer) = typed(insert(1));
         let (b, mut b_answer) = typed(|conn: &mut DbConn| -> Result<i64, ApiError> {
             insert(2)(conn)?;
@@ -648,9 +647,7 @@ mod tests {
 
     #[test]
     fn a_panic_inside_a_writes_own_savepoint_undoes_all_of_it_and_only_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let manager = manager(&dir);
-        let mut conn = setup(&manager);
+        let (_dir, manager, mut conn) = database();
         let (a, mut a_answer) = typed(insert(1));
         let (b, mut b_answer) = typed(|conn: &mut DbConn| -> Result<i64, ApiError> {
             insert(2)(conn)?;
@@ -672,9 +669,7 @@ mod tests {
 
     #[test]
     fn a_write_whose_request_went_away_while_queued_is_not_run() {
-        let dir = tempfile::tempdir().unwrap();
-        let manager = manager(&dir);
-        let mut conn = setup(&manager);
+        let (_dir, manager, mut conn) = database();
         let (a, answer) = typed(insert(1));
         drop(answer);
         let (b, mut b_answer) = typed(insert(2));
@@ -687,9 +682,8 @@ mod tests {
     fn the_wal_is_rewound_under_steady_writes_instead_of_growing() {
         // One frame (4 KiB) per commit: 12 000 commits would leave a WAL of ~47 MiB if it
         // were never started over.
-        let dir = tempfile::tempdir().unwrap();
-        let manager = manager(&dir);
-        drop(setup(&manager));
+        let (dir, manager, conn) = database();
+        drop(conn);
         let writer = Writer::start(manager.clone(), 1).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -713,9 +707,8 @@ mod tests {
 
     #[test]
     fn many_concurrent_writers_all_succeed_and_nothing_is_lost() {
-        let dir = tempfile::tempdir().unwrap();
-        let manager = manager(&dir);
-        drop(setup(&manager));
+        let (_dir, manager, conn) = database();
+        drop(conn);
         let writer = Writer::start(manager.clone(), 32).unwrap();
         let threads: Vec<_> = (0..8)
             .map(|t| {
