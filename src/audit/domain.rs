@@ -211,28 +211,52 @@ pub struct Event {
 /// JSON text with object keys sorted (by their UTF-8 bytes), no insignificant whitespace,
 /// strings escaped as serde_json does — the canonical text of `docs/audit.md`.
 pub fn canonical_json(v: &Value) -> String {
+    let mut out = Vec::with_capacity(512);
+    write_canonical(v, &mut out);
+    // Only serde_json's escaped strings and ASCII punctuation were written: valid UTF-8.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Appends the canonical text of `v` to `out` (one buffer for the whole value).
+fn write_canonical(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            let fields: Vec<String> = keys
-                .into_iter()
-                .map(|k| {
-                    format!(
-                        "{}:{}",
-                        Value::String(k.clone()),
-                        canonical_json(&map[k.as_str()])
-                    )
-                })
-                .collect();
-            format!("{{{}}}", fields.join(","))
+            // serde_json's map is already sorted unless its `preserve_order` feature is on.
+            if !keys.is_sorted() {
+                keys.sort();
+            }
+            out.push(b'{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_scalar(&k.as_str(), out);
+                out.push(b':');
+                if let Some(item) = map.get(k.as_str()) {
+                    write_canonical(item, out);
+                }
+            }
+            out.push(b'}');
         }
         Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(canonical_json).collect();
-            format!("[{}]", items.join(","))
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(b']');
         }
-        other => other.to_string(),
+        other => write_scalar(other, out),
     }
+}
+
+/// Appends a string, number, boolean or null as serde_json writes it.
+fn write_scalar<T: serde::Serialize + ?Sized>(v: &T, out: &mut Vec<u8>) {
+    // Cannot fail: a JSON scalar always serializes, and writing into a Vec never errors.
+    let _ = serde_json::to_writer(&mut *out, v);
 }
 
 impl Event {

@@ -454,6 +454,38 @@ pub fn lock_on_postgres(
     }
 }
 
+/// PostgreSQL's `void`, the type of `pg_advisory_xact_lock`'s result (never read).
+#[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+#[diesel(postgres_type(oid = 2278, array_oid = 0))]
+pub struct PgVoid;
+
+diesel::define_sql_function! {
+    /// Transaction-scoped advisory lock on a pair of 32-bit keys (a key space apart from the
+    /// single 64-bit keys used elsewhere).
+    fn pg_advisory_xact_lock(class: diesel::sql_types::Integer, key: diesel::sql_types::Integer) -> PgVoid;
+}
+
+/// Holds the advisory lock `(class, key)` until the end of the transaction on PostgreSQL, so
+/// that transactions touching the same logical object take turns; nothing on SQLite, whose
+/// writers take turns anyway. A prepared statement (diesel caches it).
+pub fn hold_key(conn: &mut DbConn, class: i32, key: i32) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl;
+    lock_on_postgres(conn, |pg| {
+        diesel::select(pg_advisory_xact_lock(class, key))
+            .execute(pg)
+            .map(|_| ())
+    })
+}
+
+/// How the `n`th bind parameter (from 1) is written in raw SQL on `conn`'s backend:
+/// `$n` on PostgreSQL, `?n` on SQLite (each may appear several times in one statement).
+pub fn placeholder(conn: &DbConn) -> fn(usize) -> String {
+    match conn {
+        DbConn::Pg(_) => |n| format!("${n}"),
+        DbConn::Sqlite(_) => |n| format!("?{n}"),
+    }
+}
+
 /// The unique constraint that `e` violated, named as PostgreSQL names it by default:
 /// `{table}_{column}[_{column}…]_key` (e.g. `members_code_key`). PostgreSQL reports the name;
 /// SQLite reports `UNIQUE constraint failed: members.code`, which is turned into the same

@@ -12,8 +12,10 @@
 //! - Only successful responses are kept: after an error nothing is recorded (the transaction
 //!   rolled back) and the client may fix its request and retry with the same key.
 //! - The same key with another request → 422 `idempotency_key_reused`. Two requests racing
-//!   with one key: one acts, the other's transaction is rolled back and it gets 409
-//!   `idempotency_key_in_use` (a retry then gets the replay).
+//!   with one key take turns on the key ([`store::hold`]: a PostgreSQL advisory lock held to
+//!   the end of the transaction; SQLite writers take turns anyway): one acts, the other then
+//!   finds its record and gets the replay. Should a record appear anyway between the look-up
+//!   and the insert, the later change rolls back and gets 409 `idempotency_key_in_use`.
 //! - A response carrying a secret (a new token) is never stored: its record keeps no body, and a
 //!   retry gets 409 `idempotent_replay_unavailable` (the token was created; its secret was shown
 //!   once).
@@ -127,6 +129,7 @@ where
     let Some(keyed) = idem.0 else {
         return fresh(&f(conn)?);
     };
+    store::hold(conn, token, &keyed)?;
     match store::begin(conn, token, &keyed, now)? {
         Begin::Replay(Stored::Response { body }) => {
             return Ok(Reply {
@@ -150,9 +153,7 @@ where
         }
         Begin::Fresh => {}
     }
-    // Reserve the key before acting: a concurrent request with the same key waits on it
-    // (PostgreSQL) and then fails with 409 instead of racing the change itself.
-    let record = store::reserve(conn, token, &keyed, now)?;
+    // The key is held since `hold`, so it is recorded after the change, in one insert.
     let value = f(conn)?;
     let reply = fresh(&value)?;
     let kept = match secret {
@@ -161,7 +162,7 @@ where
         },
         Secret::Yes => Stored::Redacted,
     };
-    store::complete(conn, record, &kept)?;
+    store::record(conn, token, &keyed, now, &kept)?;
     Ok(reply)
 }
 

@@ -12,10 +12,9 @@ use crate::ids::{IdempotencyRecordId, TokenId};
 use crate::schema::idempotency_records as rec;
 
 crate::stored_enum! {
-    /// State of an idempotency record.
+    /// State of an idempotency record. (The tables' CHECK still allows `in_progress`, which
+    /// earlier versions wrote and overwrote inside one transaction: no committed row has it.)
     pub enum RecordState {
-        /// Reserved by a change not yet committed (never visible to another transaction).
-        InProgress,
         /// The first response is kept for replays.
         Done,
         /// The first response carried a secret: nothing of it is kept.
@@ -60,13 +59,29 @@ struct RecordRow {
 #[derive(Insertable)]
 #[diesel(table_name = rec)]
 #[diesel(check_for_backend(MultiBackend))]
+// `None` is NULL (the columns have no default): diesel then caches the statement.
+#[diesel(treat_none_as_default_value = false)]
 struct NewRecordRow<'a> {
     id: IdempotencyRecordId,
     scope: String,
     idem_key: &'a str,
     fingerprint: &'a str,
     state: RecordState,
+    response_status: Option<i64>,
+    response_content_type: Option<&'a str>,
+    response_body: Option<&'a str>,
     created_at: DbTime,
+}
+
+/// Advisory lock class of idempotency keys ("IDEM").
+const LOCK_CLASS: i32 = 0x4944_454d;
+
+/// Makes requests with the caller's key take turns until the end of the transaction
+/// (PostgreSQL; SQLite writers take turns anyway): call it before [`begin`], so that a second
+/// request with the key waits for the first to commit and then finds its record (a replay).
+pub fn hold(conn: &mut DbConn, token: TokenId, keyed: &KeyedRequest) -> QueryResult<()> {
+    let key = super::domain::lock_key(&token.to_string(), &keyed.key);
+    crate::db::hold_key(conn, LOCK_CLASS, key)
 }
 
 /// Looks the caller's key up. A record over 24 h old is deleted and the key is fresh again.
@@ -98,23 +113,31 @@ pub fn begin(
     }))
 }
 
-/// Reserves the caller's key in the change's transaction (state `in_progress`, visible to no
-/// one before the commit). A concurrent request with the same key that reserved it first makes
-/// this wait, then fail with 409 `idempotency_key_in_use`, rolling this change back.
-pub fn reserve(
+/// Records the first response under the caller's key, as the last statement of the change's
+/// transaction, in one insert (the key is held by [`hold`] since the start). Should the key
+/// be recorded anyway by then, this fails with 409 `idempotency_key_in_use` and the change
+/// rolls back whole.
+pub fn record(
     conn: &mut DbConn,
     token: TokenId,
     keyed: &KeyedRequest,
     now: DateTime<Utc>,
-) -> Result<IdempotencyRecordId, ApiError> {
-    let id = IdempotencyRecordId::new();
+    kept: &Stored,
+) -> Result<(), ApiError> {
+    let (state, body) = match kept {
+        Stored::Response { body } => (RecordState::Done, Some(body.as_str())),
+        Stored::Redacted => (RecordState::Redacted, None),
+    };
     diesel::insert_into(rec::table)
         .values(NewRecordRow {
-            id,
+            id: IdempotencyRecordId::new(),
             scope: token.to_string(),
             idem_key: &keyed.key,
             fingerprint: &keyed.fingerprint,
-            state: RecordState::InProgress,
+            state,
+            response_status: Some(201),
+            response_content_type: Some("application/json"),
+            response_body: body,
             created_at: DbTime::new(now),
         })
         .execute(conn)
@@ -124,23 +147,6 @@ pub fn reserve(
                 "another request with this Idempotency-Key acted first; retry to get its response",
             )
         })?;
-    Ok(id)
-}
-
-/// Keeps the first response of a reserved key (in the same transaction).
-pub fn complete(conn: &mut DbConn, id: IdempotencyRecordId, kept: &Stored) -> Result<(), ApiError> {
-    let (state, body) = match kept {
-        Stored::Response { body } => (RecordState::Done, Some(body.as_str())),
-        Stored::Redacted => (RecordState::Redacted, None),
-    };
-    diesel::update(rec::table.filter(rec::id.eq(id)))
-        .set((
-            rec::state.eq(state),
-            rec::response_status.eq(Some(201i64)),
-            rec::response_content_type.eq(Some("application/json")),
-            rec::response_body.eq(body),
-        ))
-        .execute(conn)?;
     Ok(())
 }
 
