@@ -144,7 +144,7 @@ pub fn seal(
     })?;
     let head = chain_head(conn)?;
     let due: Vec<EventRow> = audit_events::table
-        .filter(audit_events::seq.is_null())
+        .filter(audit_events::hash.is_null())
         .filter(
             audit_events::recorded_at
                 .le(DbTime::new(now.checked_sub_signed(settle).unwrap_or(now))),
@@ -227,7 +227,7 @@ pub struct Head {
 pub fn head(conn: &mut DbConn) -> QueryResult<Head> {
     let chain = chain_head(conn)?;
     let unsealed = audit_events::table
-        .filter(audit_events::seq.is_null())
+        .filter(audit_events::hash.is_null())
         .count()
         .get_result(conn)?;
     Ok(Head {
