@@ -149,6 +149,25 @@ pub fn get(
     Ok(find(conn, visible_campaigns(caller), id)?.into_view(now))
 }
 
+/// A campaign of a group `member` belongs to (what its officers may reach), or 404. The same
+/// scope as [`get`] for an officer, as one query of fixed shape: prepared once per connection
+/// (a boxed query's SQL is rebuilt on every call), for the hot path of creating a need.
+pub fn get_for_member(
+    conn: &mut DbConn,
+    member: MemberId,
+    id: CampaignId,
+    now: DateTime<Utc>,
+) -> Result<Campaign, ApiError> {
+    let row = campaigns::table
+        .filter(campaigns::id.eq(id))
+        .filter(campaigns::group_id.eq_any(group_ids_of_member(member)))
+        .select(CampaignRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("campaign"))?;
+    Ok(row.into_view(now))
+}
+
 /// A campaign the lead of `lead_member` runs, or 404.
 pub fn get_led(
     conn: &mut DbConn,

@@ -253,7 +253,7 @@ pub fn create(
     now: DateTime<Utc>,
 ) -> Result<Need, ApiError> {
     hold(conn, campaign_id, Hold::Shared)?;
-    let campaign = crate::campaigns::store::get(conn, &officer.caller, campaign_id, now)?;
+    let campaign = crate::campaigns::store::get_for_member(conn, officer.member, campaign_id, now)?;
     require_open(&campaign)?;
     let fields = input.parse(&Context {
         cpv_scope: &campaign.cpv_scope,
