@@ -124,6 +124,20 @@ pub struct Manager {
     busy_timeout_ms: u32,
 }
 
+impl Manager {
+    /// The WAL file of a SQLite database (`PATH-wal`); `None` on PostgreSQL.
+    pub fn sqlite_wal(&self) -> Option<PathBuf> {
+        match &self.target {
+            Target::Sqlite(path) => {
+                let mut wal = path.clone().into_os_string();
+                wal.push("-wal");
+                Some(PathBuf::from(wal))
+            }
+            Target::Postgres(_) => None,
+        }
+    }
+}
+
 impl ManageConnection for Manager {
     type Connection = DbConn;
     type Error = ConnectionError;
