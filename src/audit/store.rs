@@ -165,7 +165,11 @@ pub fn seal(
                     format!("audit event {} holds unreadable JSON", row.id.0).into(),
                 )
             })?;
-        sealed.push((row.id, seq, hash.clone()));
+        sealed.push(Seal {
+            id: row.id,
+            seq,
+            hash: hash.clone(),
+        });
         previous = hash;
     }
     write_seals(conn, sealed)?;
@@ -180,10 +184,17 @@ pub fn seal(
     Ok(due.len())
 }
 
+/// What sealing gives one event.
+struct Seal {
+    id: DbUuid,
+    seq: i64,
+    hash: String,
+}
+
 /// Writes the sequence numbers and hashes of a chunk in one `UPDATE … SET seq = CASE id …`:
 /// one statement to parse per chunk instead of one per event (diesel never caches an
 /// `UPDATE`, and on SQLite each one also compiles the journal's triggers).
-fn write_seals(conn: &mut DbConn, sealed: Vec<(DbUuid, i64, String)>) -> QueryResult<()> {
+fn write_seals(conn: &mut DbConn, sealed: Vec<Seal>) -> QueryResult<()> {
     use diesel::sql_types::{BigInt, Text};
     if sealed.is_empty() {
         return Ok(());
@@ -202,7 +213,7 @@ fn write_seals(conn: &mut DbConn, sealed: Vec<(DbUuid, i64, String)>) -> QueryRe
         ids.join(", ")
     );
     let mut query = diesel::sql_query(sql).into_boxed::<MultiBackend>();
-    for (id, seq, hash) in sealed {
+    for Seal { id, seq, hash } in sealed {
         query = query
             .bind::<crate::db::types::sql::Uid, _>(id)
             .bind::<BigInt, _>(seq)
