@@ -40,11 +40,11 @@
 //! itself between two batches.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
 use diesel::connection::{SimpleConnection, TransactionManager};
-use diesel::r2d2::ManageConnection;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::Connection;
 
@@ -216,13 +216,12 @@ impl Writer {
             due: checkpoints,
             rewind: rewind.clone(),
         };
-        let wal_file = manager
-            .sqlite_wal()
-            .ok_or_else(|| DbError::Connect("the SQLite writer needs a SQLite file".into()))?;
-        let (committed, to_sync) = mpsc::channel::<Vec<Box<dyn Job>>>();
+        let halted = Halted::default();
+        let (committed, to_sync) = mpsc::channel::<Committed>();
+        let syncer_halts = halted.clone();
         std::thread::Builder::new()
             .name("sqlite-sync".into())
-            .spawn(move || sync_when_committed(&wal_file, &to_sync))
+            .spawn(move || sync_when_committed(&to_sync, &syncer_halts))
             .map_err(|e| DbError::Connect(format!("cannot start the SQLite syncer: {e}")))?;
         let checkpointer = manager.clone();
         std::thread::Builder::new()
@@ -231,7 +230,10 @@ impl Writer {
             .map_err(|e| DbError::Connect(format!("cannot start the SQLite checkpointer: {e}")))?;
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || serve(&manager, &jobs, batch.max(1), &seen, &wal, &committed))
+            .spawn(move || {
+                let to_sync = ToSync { committed, halted };
+                serve(&manager, &jobs, batch.max(1), &seen, &wal, &to_sync);
+            })
             .map_err(|e| DbError::Connect(format!("cannot start the SQLite writer: {e}")))?;
         Ok(Writer { queue, counters })
     }
@@ -297,9 +299,9 @@ fn serve(
     batch: usize,
     counters: &Counters,
     wal: &Wal,
-    committed: &mpsc::Sender<Vec<Box<dyn Job>>>,
+    to_sync: &ToSync,
 ) {
-    let mut conn: Option<DbConn> = None;
+    let mut conn: Option<WriterConn> = None;
     while let Ok(first) = queue.recv() {
         let mut jobs = vec![first];
         while jobs.len() < batch {
@@ -312,7 +314,18 @@ fn serve(
         counters
             .jobs
             .fetch_add(u64::try_from(jobs.len()).unwrap_or(0), Ordering::Relaxed);
-        let c = match opened(&mut conn, || writer_connection(manager)) {
+        if let Some(why) = to_sync.halted.get() {
+            // The disk failed a flush: nothing more is written (see `sync_when_committed`).
+            let failure = Failure::retry(why.clone());
+            for job in jobs {
+                job.finish(Some(&failure));
+            }
+            continue;
+        }
+        let WriterConn {
+            conn: c,
+            wal: wal_file,
+        } = match opened(&mut conn, || writer_connection(manager)) {
             Ok(c) => c,
             Err(e) => {
                 let failure = Failure::retry(format!("cannot open the SQLite writer: {e}"));
@@ -335,9 +348,8 @@ fn serve(
             Ok(done) => {
                 let reusable = done.reusable;
                 match done.failure {
-                    // Committed: answered once the WAL is on disk (by the syncer; if it has
-                    // stopped, the jobs are dropped and their requests get an error).
-                    None => drop(committed.send(done.jobs)),
+                    // Committed: answered once the WAL is on disk.
+                    None => to_sync.send(wal_file.clone(), done.jobs),
                     Some(failure) => {
                         for job in done.jobs {
                             job.finish(Some(&failure));
@@ -366,10 +378,10 @@ struct Wal {
 
 /// The thread's connection, opened with `open` if it has none (at start, or after a failure
 /// dropped it).
-fn opened(
-    slot: &mut Option<DbConn>,
-    open: impl FnOnce() -> Result<DbConn, String>,
-) -> Result<&mut DbConn, String> {
+fn opened<T>(
+    slot: &mut Option<T>,
+    open: impl FnOnce() -> Result<T, String>,
+) -> Result<&mut T, String> {
     match slot {
         Some(c) => Ok(c),
         None => Ok(slot.insert(open()?)),
@@ -381,14 +393,73 @@ fn opened(
 /// spill to a temporary file past 64 KiB otherwise, created and deleted per transaction), and
 /// `synchronous = NORMAL`: a commit writes the WAL without waiting for the disk, and the
 /// syncer ([`sync_when_committed`]) flushes it before anyone is answered.
-fn writer_connection(manager: &Manager) -> Result<DbConn, String> {
-    let mut conn = manager.connect().map_err(|e| e.to_string())?;
+fn writer_connection(manager: &Manager) -> Result<WriterConn, String> {
+    let mut conn = manager.open().map_err(|e| e.to_string())?;
     conn.batch_execute(&format!(
         "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}; \
          PRAGMA temp_store = MEMORY; PRAGMA synchronous = NORMAL;"
     ))
     .map_err(|e| e.to_string())?;
-    Ok(conn)
+    let wal = wal_of(&mut conn).map_err(|e| e.to_string())?;
+    Ok(WriterConn { conn, wal })
+}
+
+/// The writer's connection and the WAL file its commits go to.
+struct WriterConn {
+    conn: DbConn,
+    /// `None` for a database without a file (nothing to flush).
+    wal: Option<Arc<PathBuf>>,
+}
+
+#[derive(diesel::QueryableByName)]
+struct DatabaseFile {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    file: String,
+}
+
+/// The WAL file of the connection's database, named as SQLite names it: the main database
+/// file's full path (as SQLite resolved it, symbolic links followed) and `-wal`.
+fn wal_of(conn: &mut DbConn) -> diesel::QueryResult<Option<Arc<PathBuf>>> {
+    use diesel::RunQueryDsl;
+    let DbConn::Sqlite(c) = conn else {
+        return Ok(None);
+    };
+    let main: Vec<DatabaseFile> =
+        diesel::sql_query("SELECT file FROM pragma_database_list WHERE name = 'main'").load(c)?;
+    Ok(main
+        .into_iter()
+        .map(|d| d.file)
+        .find(|f| !f.is_empty())
+        .map(|f| Arc::new(PathBuf::from(f + "-wal"))))
+}
+
+/// A committed batch on its way to the syncer, and the WAL file it was written to.
+struct Committed {
+    wal: Option<Arc<PathBuf>>,
+    jobs: Vec<Box<dyn Job>>,
+}
+
+/// Set (once, for good) when a flush of the WAL failed: why writes are refused from then on.
+type Halted = Arc<std::sync::OnceLock<String>>;
+
+/// The writer's way to the syncer.
+struct ToSync {
+    committed: mpsc::Sender<Committed>,
+    halted: Halted,
+}
+
+impl ToSync {
+    /// Hands committed jobs to the syncer; should it be gone, flushes and answers them here.
+    fn send(&self, wal: Option<Arc<PathBuf>>, jobs: Vec<Box<dyn Job>>) {
+        if let Err(mpsc::SendError(batch)) = self.committed.send(Committed { wal, jobs }) {
+            tracing::error!("the SQLite syncer has stopped; the writer flushes the WAL itself");
+            let mut syncer = Syncer::default();
+            let failure = syncer.flush(batch.wal.as_ref(), &self.halted).err();
+            for job in batch.jobs {
+                job.finish(failure.as_ref());
+            }
+        }
+    }
 }
 
 /// The syncer thread: makes committed batches durable, then answers their jobs. It takes every
@@ -398,29 +469,77 @@ fn writer_connection(manager: &Manager) -> Result<DbConn, String> {
 ///
 /// One flush covers every commit before it (the WAL is one file, written in order; recovery
 /// after a power loss keeps the longest valid prefix of it), so a batch that read what an
-/// earlier one wrote is never durable without it. If the flush fails, the outcome of those
-/// writes is unknown: they get an error (500) and the failure is logged.
-fn sync_when_committed(wal: &std::path::Path, committed: &mpsc::Receiver<Vec<Box<dyn Job>>>) {
+/// earlier one wrote is never durable without it.
+///
+/// If a flush fails, what reached the disk is unknown, and Linux may have dropped the pages
+/// that failed (a later flush would then succeed without them): those writes get 500, their
+/// outcome unknown, and the process stops writing for good (`halted`: every later write gets
+/// 503 without being run) until it is restarted, as PostgreSQL stops after a failed fsync.
+fn sync_when_committed(committed: &mpsc::Receiver<Committed>, halted: &Halted) {
+    let mut syncer = Syncer::default();
     while let Ok(first) = committed.recv() {
         let mut batches = vec![first];
         while let Ok(more) = committed.try_recv() {
             batches.push(more);
         }
-        let failure = sync_file(wal).err().map(|e| {
-            tracing::error!(error = %e, file = %wal.display(), "flushing the SQLite WAL to disk failed");
-            Failure::other(format!(
-                "flushing the database's WAL to disk failed ({e}); the write may or may not be stored"
-            ))
-        });
-        for job in batches.into_iter().flatten() {
+        // Normally one file; two if the writer reopened its connection meanwhile.
+        let mut files: Vec<Option<Arc<PathBuf>>> = Vec::new();
+        for batch in &batches {
+            if !files.contains(&batch.wal) {
+                files.push(batch.wal.clone());
+            }
+        }
+        let failure = files
+            .iter()
+            .find_map(|wal| syncer.flush(wal.as_ref(), halted).err());
+        for job in batches.into_iter().flat_map(|b| b.jobs) {
             job.finish(failure.as_ref());
         }
     }
 }
 
-/// Flushes a file's data to disk (opened anew each time: SQLite may recreate the WAL).
-fn sync_file(path: &std::path::Path) -> std::io::Result<()> {
-    std::fs::File::open(path)?.sync_data()
+/// The WAL file as the syncer keeps it open: one descriptor for good, so that a failed
+/// write-back is reported to it even if another descriptor (the checkpointer's) saw it first;
+/// opened again only if the file at that path is another one (SQLite recreates the WAL after
+/// every connection to the database has closed).
+#[derive(Default)]
+struct Syncer {
+    open: Option<(Arc<PathBuf>, std::fs::File, (u64, u64))>,
+}
+
+impl Syncer {
+    /// Flushes `wal` (nothing to do without a file), or says why the writes must fail.
+    fn flush(&mut self, wal: Option<&Arc<PathBuf>>, halted: &Halted) -> Result<(), Failure> {
+        if let Some(why) = halted.get() {
+            return Err(Failure::other(why.clone()));
+        }
+        let Some(wal) = wal else {
+            return Ok(());
+        };
+        self.flush_file(wal).map_err(|e| {
+            tracing::error!(error = %e, file = %wal.display(), "flushing the SQLite WAL to disk failed; no more writes until restart");
+            let why = format!(
+                "flushing the database's WAL to disk failed ({e}): writes are refused until the \
+                 service is restarted (check the disk first)"
+            );
+            let _ = halted.set(why.clone());
+            Failure::other(format!("{why}; this write may or may not be stored"))
+        })
+    }
+
+    fn flush_file(&mut self, wal: &Arc<PathBuf>) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(wal.as_path())?;
+        let id = (meta.dev(), meta.ino());
+        let same = matches!(&self.open, Some((path, _, seen)) if path == wal && *seen == id);
+        if !same {
+            self.open = Some((wal.clone(), std::fs::File::open(wal.as_path())?, id));
+        }
+        match &self.open {
+            Some((_, file, _)) => file.sync_data(),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The checkpointer thread: a `PASSIVE` checkpoint after writes, at most every
@@ -433,7 +552,7 @@ fn checkpoint_when_due(
 ) {
     let mut conn: Option<DbConn> = None;
     while due.recv().is_ok() {
-        let c = match opened(&mut conn, || manager.connect().map_err(|e| e.to_string())) {
+        let c = match opened(&mut conn, || manager.open().map_err(|e| e.to_string())) {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "SQLite checkpointer cannot connect");
@@ -600,7 +719,7 @@ mod tests {
             target: super::super::Target::Sqlite(dir.path().join("w.db")),
             busy_timeout_ms: 1000,
         };
-        let mut conn = manager.connect().unwrap();
+        let mut conn = manager.open().unwrap();
         conn.batch_execute(
             "CREATE TABLE t (id INTEGER PRIMARY KEY);
              CREATE TABLE parent (id INTEGER PRIMARY KEY);
@@ -612,7 +731,7 @@ mod tests {
     }
 
     fn ids(manager: &Manager) -> Vec<i64> {
-        let DbConn::Sqlite(mut c) = manager.connect().unwrap() else {
+        let DbConn::Sqlite(mut c) = manager.open().unwrap() else {
             unreachable!()
         };
         let c: &mut SqliteConnection = &mut c;
@@ -635,9 +754,20 @@ mod tests {
         }
     }
 
+    /// Runs the syncer over `batches` until they are all answered.
+    fn sync(batches: Vec<Committed>, halted: &Halted) {
+        let (committed, to_sync) = mpsc::channel();
+        for batch in batches {
+            committed.send(batch).unwrap();
+        }
+        drop(committed);
+        sync_when_committed(&to_sync, halted);
+    }
+
     #[test]
     fn a_committed_write_is_answered_only_once_the_syncer_flushed_the_wal() {
-        let (_dir, manager, mut conn) = database();
+        let (_dir, manager, _conn) = database();
+        let WriterConn { mut conn, wal } = writer_connection(&manager).unwrap();
         let (a, mut a_answer) = typed(insert(1));
         let (b, mut b_answer) = typed(refused(2));
         let done = execute_batch(&mut conn, vec![a, b]);
@@ -646,40 +776,90 @@ mod tests {
         assert_eq!(ids(&manager), vec![1]);
         assert!(a_answer.try_recv().is_err());
         assert!(b_answer.try_recv().is_err());
-        let wal = manager.sqlite_wal().unwrap();
-        assert!(wal.exists(), "{}", wal.display());
-        let (committed, to_sync) = mpsc::channel();
-        committed.send(done.jobs).unwrap();
-        drop(committed);
-        sync_when_committed(&wal, &to_sync);
+        let file = wal.clone().unwrap();
+        assert!(file.exists(), "{}", file.display());
+        let halted = Halted::default();
+        sync(
+            vec![Committed {
+                wal,
+                jobs: done.jobs,
+            }],
+            &halted,
+        );
         assert_eq!(a_answer.try_recv().unwrap().unwrap(), 1);
         assert_eq!(b_answer.try_recv().unwrap().unwrap_err().code, "refused");
+        assert!(halted.get().is_none());
     }
 
     #[test]
-    fn when_the_wal_cannot_be_flushed_every_write_of_the_batches_gets_an_error() {
-        let (dir, _manager, mut conn) = database();
+    fn the_wal_flushed_is_the_one_sqlite_writes_even_through_a_symbolic_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.db");
+        let link = dir.path().join("link.db");
+        std::fs::File::create(&real).unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let manager = Manager {
+            target: super::super::Target::Sqlite(link),
+            busy_timeout_ms: 1000,
+        };
+        let WriterConn { mut conn, wal } = writer_connection(&manager).unwrap();
+        conn.batch_execute("CREATE TABLE t (id INTEGER)").unwrap();
+        let expected = std::fs::canonicalize(dir.path())
+            .unwrap()
+            .join("real.db-wal");
+        assert_eq!(wal.as_deref(), Some(&expected));
+        assert!(expected.exists(), "SQLite wrote elsewhere");
+    }
+
+    #[test]
+    fn when_the_wal_cannot_be_flushed_the_writes_get_an_error_and_writing_stops() {
+        let (dir, manager, mut conn) = database();
         let (a, mut a_answer) = typed(insert(1));
         let (b, mut b_answer) = typed(insert(2));
-        let (committed, to_sync) = mpsc::channel();
-        committed
-            .send(execute_batch(&mut conn, vec![a]).jobs)
-            .unwrap();
-        committed
-            .send(execute_batch(&mut conn, vec![b]).jobs)
-            .unwrap();
-        drop(committed);
-        sync_when_committed(&dir.path().join("missing-wal"), &to_sync);
+        let missing = Some(Arc::new(dir.path().join("missing-wal")));
+        let halted = Halted::default();
+        let batches = vec![
+            Committed {
+                wal: missing.clone(),
+                jobs: execute_batch(&mut conn, vec![a]).jobs,
+            },
+            Committed {
+                wal: missing,
+                jobs: execute_batch(&mut conn, vec![b]).jobs,
+            },
+        ];
+        sync(batches, &halted);
         for answer in [a_answer.try_recv().unwrap(), b_answer.try_recv().unwrap()] {
             let e = answer.unwrap_err();
             assert_eq!(e.status.as_u16(), 500, "{e:?}");
+            assert!(
+                format!("{e:?}").contains("may or may not be stored"),
+                "{e:?}"
+            );
         }
+        assert!(halted.get().is_some());
+        // From then on the writer runs nothing: 503, nothing stored.
+        let (queue, jobs) = mpsc::channel();
+        let (due, _checkpoints) = mpsc::sync_channel(1);
+        let wal = Wal {
+            due,
+            rewind: Arc::default(),
+        };
+        let (committed, _to_sync) = mpsc::channel();
+        let to_sync = ToSync { committed, halted };
+        let (c, mut c_answer) = typed(insert(3));
+        queue.send(c).unwrap();
+        drop(queue);
+        serve(&manager, &jobs, 32, &Counters::default(), &wal, &to_sync);
+        let e = c_answer.try_recv().unwrap().unwrap_err();
+        assert_eq!(e.status.as_u16(), 503, "{e:?}");
+        assert_eq!(ids(&manager), vec![1, 2]);
     }
 
     #[test]
     fn the_writers_connection_leaves_the_flush_to_the_syncer() {
         let (_dir, manager, _conn) = database();
-        let DbConn::Sqlite(mut c) = writer_connection(&manager).unwrap() else {
+        let DbConn::Sqlite(mut c) = writer_connection(&manager).unwrap().conn else {
             unreachable!()
         };
         #[derive(QueryableByName)]
