@@ -308,7 +308,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let mut conn = db.conn()?;
             let now = chrono::Utc::now();
             // One transaction: a contract made meanwhile is in the file whole, or not at all.
-            let text = diesel::Connection::transaction(&mut conn, |c| {
+            let text = diesel::Connection::transaction(&mut **conn, |c| {
                 crate::exports::store::decp_between(c, start, end, now)
             })
             .map_err(|e: crate::error::ApiError| CliError::Db(DbError::Query(e.detail)))?;

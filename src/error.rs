@@ -232,6 +232,10 @@ impl From<diesel::result::Error> for ApiError {
                     )
                 }
             }
+            // The connection died (a database restart while it was in use): retry.
+            Error::DatabaseError(diesel::result::DatabaseErrorKind::ClosedConnection, _) => {
+                ApiError::unavailable(e)
+            }
             other => match crate::db::unique_constraint(&other) {
                 // A unique rule no store mapped to its own code: still a conflict, and the
                 // database's wording stays in the log.

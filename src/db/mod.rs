@@ -12,7 +12,7 @@ pub mod types;
 pub mod writer;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::{self, ManageConnection, Pool};
@@ -124,25 +124,59 @@ pub struct Manager {
     busy_timeout_ms: u32,
 }
 
-impl Manager {
-    /// The WAL file of a SQLite database (`PATH-wal`); `None` on PostgreSQL.
-    pub fn sqlite_wal(&self) -> Option<PathBuf> {
-        match &self.target {
-            Target::Sqlite(path) => {
-                let mut wal = path.clone().into_os_string();
-                wal.push("-wal");
-                Some(PathBuf::from(wal))
-            }
-            Target::Postgres(_) => None,
-        }
+/// A pooled connection, when it was last handed out, and whether it was found dead.
+pub struct Pooled {
+    conn: DbConn,
+    last_out: Instant,
+    dead: bool,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = DbConn;
+    fn deref(&self) -> &DbConn {
+        &self.conn
     }
 }
 
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        &mut self.conn
+    }
+}
+
+/// A pooled connection idle for longer than this is checked (`SELECT 1`) before use; one in
+/// steady use is not (the check would be one more round trip per request on PostgreSQL). A
+/// connection that dies while in use fails its request, and is dropped when returned (diesel
+/// marks it broken).
+pub const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 impl ManageConnection for Manager {
-    type Connection = DbConn;
+    type Connection = Pooled;
     type Error = ConnectionError;
 
-    fn connect(&self) -> Result<DbConn, ConnectionError> {
+    fn connect(&self) -> Result<Pooled, ConnectionError> {
+        Ok(Pooled {
+            conn: self.open()?,
+            last_out: Instant::now(),
+            dead: false,
+        })
+    }
+
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), ConnectionError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        conn.dead
+            || std::thread::panicking()
+            || <<DbConn as Connection>::TransactionManager as TransactionManager<DbConn>>::is_broken_transaction_manager(conn)
+    }
+}
+
+impl Manager {
+    /// Opens a connection of the backend chosen by [`Target`], with SQLite's settings.
+    pub fn open(&self) -> Result<DbConn, ConnectionError> {
         match &self.target {
             Target::Postgres(url) => PgConnection::establish(&without_gssapi(url)).map(DbConn::Pg),
             Target::Sqlite(path) => {
@@ -158,16 +192,6 @@ impl ManageConnection for Manager {
                 Ok(DbConn::Sqlite(conn))
             }
         }
-    }
-
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), ConnectionError> {
-        conn.batch_execute("SELECT 1")
-            .map_err(ConnectionError::CouldntSetupConfiguration)
-    }
-
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
-        std::thread::panicking()
-            || <<DbConn as Connection>::TransactionManager as TransactionManager<DbConn>>::is_broken_transaction_manager(conn)
     }
 }
 
@@ -230,7 +254,7 @@ impl Db {
         };
         // Open one connection by hand first: r2d2 would only report a timeout, this reports why.
         manager
-            .connect()
+            .open()
             .map_err(|e| DbError::Connect(e.to_string()))?;
         let batch = usize::try_from(settings.sqlite_write_batch).unwrap_or(1);
         let writer = match backend {
@@ -241,6 +265,8 @@ impl Db {
             .max_size(settings.effective_pool_max())
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(settings.pool_timeout_secs.max(1)))
+            // Checked in `Db::checkout` only when idle for long (CHECK_IDLE_AFTER).
+            .test_on_check_out(false)
             .build(manager)
             .map_err(|e| DbError::Connect(e.to_string()))?;
         Ok(Self {
@@ -267,10 +293,27 @@ impl Db {
         pool: &Pool<Manager>,
         timeouts: &std::sync::atomic::AtomicU64,
     ) -> Result<r2d2::PooledConnection<Manager>, DbError> {
-        pool.get().map_err(|e| {
+        Self::checkout(pool).map_err(|e| {
             timeouts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             DbError::Pool(e.to_string())
         })
+    }
+
+    /// A connection from the pool: one idle for over [`CHECK_IDLE_AFTER`] is checked first,
+    /// and a dead one is dropped for the next (after a database restart every idle connection
+    /// is dead: at most the pool's size of them are tried before r2d2 opens new ones).
+    fn checkout(pool: &Pool<Manager>) -> Result<r2d2::PooledConnection<Manager>, r2d2::PoolError> {
+        let mut tries = pool.max_size();
+        loop {
+            let mut pooled = pool.get()?;
+            let idle = pooled.last_out.elapsed();
+            pooled.last_out = Instant::now();
+            if idle <= CHECK_IDLE_AFTER || tries == 0 || pooled.batch_execute("SELECT 1").is_ok() {
+                return Ok(pooled);
+            }
+            pooled.dead = true;
+            tries -= 1;
+        }
     }
 
     /// The backend in use.
@@ -280,7 +323,7 @@ impl Db {
 
     /// A connection for synchronous code (CLI, tests, workers already off the executor).
     pub fn conn(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
-        self.pool.get().map_err(|e| DbError::Pool(e.to_string()))
+        Self::checkout(&self.pool).map_err(|e| DbError::Pool(e.to_string()))
     }
 
     /// Applies the pending migrations of this backend; returns the versions applied.

@@ -245,7 +245,7 @@ both_backends! {
             "DELETE FROM audit_chain",
             replace,
         ] {
-            let refused = diesel::sql_query(sql).execute(&mut *conn);
+            let refused = diesel::sql_query(sql).execute(&mut **conn);
             assert!(refused.is_err(), "{sql} was allowed");
             let why = refused.unwrap_err().to_string();
             assert!(why.contains("append-only") || why.contains("only moves forward"), "{sql}: {why}");

@@ -17,20 +17,20 @@ both_backends! {
         let group = app.seed_group().await;
         let group_id = DbUuid(uuid::Uuid::parse_str(&group).unwrap());
         let mut conn = app.state.db.conn().unwrap();
-        let nmh: DbUuid = members::table.filter(members::code.eq("NMH")).select(members::id).first(&mut *conn).unwrap();
+        let nmh: DbUuid = members::table.filter(members::code.eq("NMH")).select(members::id).first(&mut **conn).unwrap();
         for text in ["12345678901234567.89", "0.0001", "999999999999.99", "0.10", "1.000", "0"] {
             let value = Decimal::from_str(text).unwrap();
             diesel::update(group_members::table)
                 .filter(group_members::group_id.eq(group_id))
                 .filter(group_members::member_id.eq(nmh))
                 .set(group_members::budget_ceiling.eq(Some(DbDecimal(value))))
-                .execute(&mut *conn)
+                .execute(&mut **conn)
                 .unwrap();
             let back: Option<DbDecimal> = group_members::table
                 .filter(group_members::group_id.eq(group_id))
                 .filter(group_members::member_id.eq(nmh))
                 .select(group_members::budget_ceiling)
-                .first(&mut *conn)
+                .first(&mut **conn)
                 .unwrap();
             let back = back.unwrap().0;
             assert_eq!(back, value, "{text}");
@@ -164,7 +164,7 @@ both_backends! {
         diesel::sql_query(
             "DELETE FROM __diesel_schema_migrations WHERE version = (SELECT MAX(version) FROM __diesel_schema_migrations)",
         )
-        .execute(&mut *conn)
+        .execute(&mut **conn)
         .unwrap();
         drop(conn);
         app.call(Method::GET, "/ready", None, None).await.problem(503, "not_ready");

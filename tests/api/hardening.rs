@@ -450,3 +450,38 @@ async fn postgres_status_changes_stay_exclusive_when_both_requests_reach_the_upd
     assert_eq!(stored["quantity"], "2", "the first change is kept");
     assert_eq!(stored["title"], "Autre titre", "the second change is kept");
 }
+
+#[actix_rt::test]
+async fn postgresql_connections_killed_while_idle_are_replaced_before_use() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let Some(app) = TestApp::postgres().await else {
+        return;
+    };
+    let s = Scenario::new(&app).await;
+    // Several requests at once, so the pool holds several connections.
+    let warm = (0..4).map(|_| app.get("/api/v1/needs", &s.nmh));
+    for r in futures_util::future::join_all(warm).await {
+        r.ok(200);
+    }
+    // A database restart, as the pool sees it: every connection of the service is closed.
+    let mut admin = diesel::PgConnection::establish(&app.db_url).unwrap();
+    admin
+        .batch_execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .unwrap();
+    // Used again at once (idle for less than the bound, so not checked), a dead connection
+    // fails its request with 503 and Retry-After, and is dropped.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let dead = app.get("/api/v1/needs", &s.nmh).await;
+    dead.problem(503, "database_unavailable");
+    assert!(dead.headers.contains_key("retry-after"));
+    // Once idle for longer than the bound, a connection is checked before use: every request
+    // gets a live one (without the check, the next requests would fail on dead ones).
+    std::thread::sleep(tenderpool::db::CHECK_IDLE_AFTER + std::time::Duration::from_millis(200));
+    for _ in 0..6 {
+        app.get("/api/v1/needs", &s.nmh).await.ok(200);
+    }
+}

@@ -199,7 +199,7 @@ both_backends! {
         // Only the hash is stored.
         let mut conn = app.state.db.conn().unwrap();
         use diesel::prelude::*;
-        let hashes: Vec<String> = tenderpool::schema::api_tokens::table.select(tenderpool::schema::api_tokens::token_hash).load(&mut *conn).unwrap();
+        let hashes: Vec<String> = tenderpool::schema::api_tokens::table.select(tenderpool::schema::api_tokens::token_hash).load(&mut **conn).unwrap();
         assert!(!hashes.iter().any(|h| h.contains(token)));
         assert!(hashes.contains(&tenderpool::auth::domain::hash_token(token)));
 

@@ -452,7 +452,7 @@ impl TestApp {
                 let tables: Vec<T> = diesel::sql_query(
                     "SELECT tablename::text AS tablename FROM pg_tables WHERE schemaname = 'public'",
                 )
-                .load(&mut *conn)
+                .load(&mut **conn)
                 .expect("tables");
                 tables.iter().any(|t| {
                     diesel::sql_query(format!(
@@ -460,7 +460,7 @@ impl TestApp {
                         t.tablename
                     ))
                     .bind::<diesel::sql_types::Text, _>(needle)
-                    .get_result::<N>(&mut *conn)
+                    .get_result::<N>(&mut **conn)
                     .expect("search")
                     .n > 0
                 })
@@ -478,7 +478,7 @@ impl TestApp {
         }
         let mut conn = self.state.db.conn().expect("connection");
         diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
-            .get_result::<N>(&mut *conn)
+            .get_result::<N>(&mut **conn)
             .expect("count")
             .n
     }
