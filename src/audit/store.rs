@@ -196,32 +196,37 @@ struct Seal {
 /// `UPDATE`, and on SQLite each one also compiles the journal's triggers).
 fn write_seals(conn: &mut DbConn, sealed: Vec<Seal>) -> QueryResult<()> {
     use diesel::sql_types::{BigInt, Text};
-    if sealed.is_empty() {
-        return Ok(());
-    }
     let mark = crate::db::placeholder(conn);
-    let (mut seqs, mut hashes, mut ids) = (String::new(), String::new(), Vec::new());
-    for i in 0..sealed.len() {
-        let (id, seq, hash) = (mark(3 * i + 1), mark(3 * i + 2), mark(3 * i + 3));
-        seqs.push_str(&format!(" WHEN {id} THEN {seq}"));
-        hashes.push_str(&format!(" WHEN {id} THEN {hash}"));
-        ids.push(id);
+    let mut rest = sealed.into_iter().peekable();
+    while rest.peek().is_some() {
+        // Three binds per event: well under SQLite's 32 766 and PostgreSQL's 65 535.
+        let part: Vec<Seal> = rest.by_ref().take(SEALS_PER_STATEMENT).collect();
+        let (mut seqs, mut hashes, mut ids) = (String::new(), String::new(), Vec::new());
+        for i in 0..part.len() {
+            let (id, seq, hash) = (mark(3 * i + 1), mark(3 * i + 2), mark(3 * i + 3));
+            seqs.push_str(&format!(" WHEN {id} THEN {seq}"));
+            hashes.push_str(&format!(" WHEN {id} THEN {hash}"));
+            ids.push(id);
+        }
+        let sql = format!(
+            "UPDATE audit_events SET seq = CASE id{seqs} END, hash = CASE id{hashes} END \
+             WHERE id IN ({})",
+            ids.join(", ")
+        );
+        let mut query = diesel::sql_query(sql).into_boxed::<MultiBackend>();
+        for Seal { id, seq, hash } in part {
+            query = query
+                .bind::<crate::db::types::sql::Uid, _>(id)
+                .bind::<BigInt, _>(seq)
+                .bind::<Text, _>(hash);
+        }
+        query.execute(conn)?;
     }
-    let sql = format!(
-        "UPDATE audit_events SET seq = CASE id{seqs} END, hash = CASE id{hashes} END \
-         WHERE id IN ({})",
-        ids.join(", ")
-    );
-    let mut query = diesel::sql_query(sql).into_boxed::<MultiBackend>();
-    for Seal { id, seq, hash } in sealed {
-        query = query
-            .bind::<crate::db::types::sql::Uid, _>(id)
-            .bind::<BigInt, _>(seq)
-            .bind::<Text, _>(hash);
-    }
-    query.execute(conn)?;
     Ok(())
 }
+
+/// Most events one sealing `UPDATE` writes.
+const SEALS_PER_STATEMENT: usize = 1000;
 
 /// The latest sealed position of the chain, and how many events wait to be sealed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]

@@ -376,9 +376,10 @@ impl Db {
     /// Runs `f` in a write transaction: on PostgreSQL on a blocking thread with a pooled
     /// connection; on SQLite on the writer thread, after this process's earlier writes, in a
     /// savepoint of a `BEGIN IMMEDIATE` transaction it may share with other queued writes
-    /// ([`writer`]). Either way `f`'s changes are stored if and only if the caller gets `Ok`
-    /// (on SQLite an `Ok` of `f` becomes an error when its batch fails to commit), and the
-    /// answer comes after the commit.
+    /// ([`writer`]). Either way, when the caller gets `Ok`, `f`'s changes are stored
+    /// (committed; on SQLite also flushed to disk), and when `f` fails nothing of it is. On
+    /// SQLite an `Ok` of `f` becomes an error when its batch fails to commit (nothing stored)
+    /// or when the flush after the commit fails (outcome unknown: 500).
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,

@@ -24,11 +24,11 @@
 //! is written, not flushed), and hands the committed batch to a syncer thread, which flushes
 //! the WAL file once for every batch committed meanwhile and only then answers their jobs.
 //! The writer runs the next batches during the flush instead of waiting for the disk. What a
-//! client is told is stored is on disk, as with `synchronous = FULL`; the one difference is
-//! that other connections may read a commit during its flush (for a fraction of a
-//! millisecond, or during a disk stall), before its author is answered, and a power loss in
-//! that window would lose it (never a write already answered: see
-//! [`sync_when_committed`]).
+//! client is told is stored is on disk, as with `synchronous = FULL`. Two differences: other
+//! connections may read a commit during its flush (for a fraction of a millisecond, or during
+//! a disk stall), before its author is answered, and a power loss in that window would lose
+//! it (never a write already answered); and a failed flush leaves committed writes whose
+//! outcome is unknown (they get 500, and the writer stops: see [`sync_when_committed`]).
 //!
 //! Checkpoints (copying the WAL back into the database file, two fsyncs) would otherwise run
 //! inside the commit that crosses SQLite's 1 000-page mark, stalling every queued write for
