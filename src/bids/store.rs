@@ -101,17 +101,11 @@ fn views(conn: &mut DbConn, rows: Vec<BidRow>) -> Result<Vec<Bid>, ApiError> {
 /// advisory lock on the pair; SQLite writers already do), so two revisions sent at once get
 /// versions n and n+1, and a withdrawal sees the revision that committed before it.
 fn one_at_a_time(conn: &mut DbConn, lot: TenderLotId, supplier: SupplierId) -> QueryResult<()> {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (lot.0, supplier.0).hash(&mut h);
-    let key = i64::from_ne_bytes(h.finish().to_ne_bytes());
-    crate::db::lock_on_postgres(conn, |pg| {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-            .bind::<diesel::sql_types::BigInt, _>(key)
-            .execute(pg)
-            .map(|_| ())
-    })
+    crate::db::hold_object(conn, LOCK_CLASS, &[lot.0.as_bytes(), supplier.0.as_bytes()])
 }
+
+/// Advisory lock class of one supplier's bids on one lot ("BIDS").
+const LOCK_CLASS: i32 = 0x4249_4453;
 
 /// The caller's versions on a lot, newest first (its own only: the filter is in SQL).
 fn own(conn: &mut DbConn, supplier: SupplierId, lot: TenderLotId) -> QueryResult<Vec<BidRow>> {

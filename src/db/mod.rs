@@ -163,8 +163,7 @@ impl ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut Pooled) -> Result<(), ConnectionError> {
-        conn.batch_execute("SELECT 1")
-            .map_err(ConnectionError::CouldntSetupConfiguration)
+        ping(conn).map_err(ConnectionError::CouldntSetupConfiguration)
     }
 
     fn has_broken(&self, conn: &mut Pooled) -> bool {
@@ -193,6 +192,11 @@ impl Manager {
             }
         }
     }
+}
+
+/// One round trip that fails on a dead connection.
+fn ping(conn: &mut DbConn) -> diesel::QueryResult<()> {
+    conn.batch_execute("SELECT 1")
 }
 
 /// Which backend a [`Db`] runs on.
@@ -308,7 +312,7 @@ impl Db {
             let mut pooled = pool.get()?;
             let idle = pooled.last_out.elapsed();
             pooled.last_out = Instant::now();
-            if idle <= CHECK_IDLE_AFTER || tries == 0 || pooled.batch_execute("SELECT 1").is_ok() {
+            if idle <= CHECK_IDLE_AFTER || tries == 0 || ping(&mut pooled).is_ok() {
                 return Ok(pooled);
             }
             pooled.dead = true;
@@ -523,16 +527,32 @@ diesel::define_sql_function! {
     fn pg_advisory_xact_lock(class: diesel::sql_types::Integer, key: diesel::sql_types::Integer) -> PgVoid;
 }
 
-/// Holds the advisory lock `(class, key)` until the end of the transaction on PostgreSQL, so
-/// that transactions touching the same logical object take turns; nothing on SQLite, whose
-/// writers take turns anyway. A prepared statement (diesel caches it).
-pub fn hold_key(conn: &mut DbConn, class: i32, key: i32) -> diesel::QueryResult<()> {
+/// Makes the transactions touching one logical object take turns: on PostgreSQL, holds the
+/// advisory lock `(class, lock_key(parts))` until the end of the transaction (a prepared
+/// statement: diesel caches it); nothing on SQLite, whose writers take turns anyway. `class`
+/// keeps the features' objects apart; `parts` name the object (e.g. two ids).
+pub fn hold_object(conn: &mut DbConn, class: i32, parts: &[&[u8]]) -> diesel::QueryResult<()> {
     use diesel::RunQueryDsl;
+    let key = lock_key(parts);
     lock_on_postgres(conn, |pg| {
         diesel::select(pg_advisory_xact_lock(class, key))
             .execute(pg)
             .map(|_| ())
     })
+}
+
+/// The 32-bit lock key of an object named by `parts`: the first bytes of SHA-256 of the parts,
+/// each preceded by its length. The same parts always give the same key, in every instance
+/// and build; two objects rarely share one, and then only wait for each other.
+pub fn lock_key(parts: &[&[u8]]) -> i32 {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update(u64::try_from(part.len()).unwrap_or(u64::MAX).to_be_bytes());
+        h.update(part);
+    }
+    let d = h.finalize();
+    i32::from_be_bytes([d[0], d[1], d[2], d[3]])
 }
 
 /// How the `n`th bind parameter (from 1) is written in raw SQL on `conn`'s backend:
@@ -629,6 +649,25 @@ mod tests {
         for bad in ["postgres:nobody", "mysql://x", "", "sqlite://", "http://x"] {
             assert!(Target::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn lock_keys_depend_on_every_part_and_only_on_them() {
+        let a = lock_key(&[b"0190f3a2-7c1e-7d2a-9c4e-5b1a2f3e4d5c", b"k-1"]);
+        assert_eq!(
+            a,
+            lock_key(&[b"0190f3a2-7c1e-7d2a-9c4e-5b1a2f3e4d5c", b"k-1"])
+        );
+        assert_ne!(
+            a,
+            lock_key(&[b"0190f3a2-7c1e-7d2a-9c4e-5b1a2f3e4d5c", b"k-2"])
+        );
+        assert_ne!(
+            a,
+            lock_key(&[b"0190f3a2-7c1e-7d2a-9c4e-5b1a2f3e4d5d", b"k-1"])
+        );
+        // Lengths keep ("ab", "c") and ("a", "bc") apart.
+        assert_ne!(lock_key(&[b"ab", b"c"]), lock_key(&[b"a", b"bc"]));
     }
 
     #[test]

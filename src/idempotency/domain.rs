@@ -25,18 +25,6 @@ pub fn fingerprint(method: &str, path_and_query: &str, body: &[u8]) -> String {
     hex::encode(h.finalize())
 }
 
-/// The 32-bit lock key of a caller's key (the first bytes of SHA-256 of both): two requests
-/// with the same caller and key always get the same lock; two others rarely do, and then only
-/// wait for each other.
-pub fn lock_key(scope: &str, key: &str) -> i32 {
-    let mut h = Sha256::new();
-    h.update(scope.as_bytes());
-    h.update(b"\n");
-    h.update(key.as_bytes());
-    let d = h.finalize();
-    i32::from_be_bytes([d[0], d[1], d[2], d[3]])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,15 +46,5 @@ mod tests {
         assert_ne!(a, fingerprint("POST", "/api/v1/suppliers", b"{}"));
         assert_ne!(a, fingerprint("POST", "/api/v1/members", b"{ }"));
         assert_ne!(a, fingerprint("PUT", "/api/v1/members", b"{}"));
-    }
-
-    #[test]
-    fn lock_keys_depend_on_caller_and_key_only() {
-        let a = lock_key("0190f3a2-7c1e-7d2a-9c4e-5b1a2f3e4d5c", "k-1");
-        assert_eq!(a, lock_key("0190f3a2-7c1e-7d2a-9c4e-5b1a2f3e4d5c", "k-1"));
-        assert_ne!(a, lock_key("0190f3a2-7c1e-7d2a-9c4e-5b1a2f3e4d5c", "k-2"));
-        assert_ne!(a, lock_key("0190f3a2-7c1e-7d2a-9c4e-5b1a2f3e4d5d", "k-1"));
-        // The separator keeps ("ab", "c") and ("a", "bc") apart.
-        assert_ne!(lock_key("ab", "c"), lock_key("a", "bc"));
     }
 }

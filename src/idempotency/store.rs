@@ -80,8 +80,8 @@ const LOCK_CLASS: i32 = 0x4944_454d;
 /// (PostgreSQL; SQLite writers take turns anyway): call it before [`begin`], so that a second
 /// request with the key waits for the first to commit and then finds its record (a replay).
 pub fn hold(conn: &mut DbConn, token: TokenId, keyed: &KeyedRequest) -> QueryResult<()> {
-    let key = super::domain::lock_key(&token.to_string(), &keyed.key);
-    crate::db::hold_key(conn, LOCK_CLASS, key)
+    let scope = token.to_string();
+    crate::db::hold_object(conn, LOCK_CLASS, &[scope.as_bytes(), keyed.key.as_bytes()])
 }
 
 /// Looks the caller's key up. A record over 24 h old is deleted and the key is fresh again.
