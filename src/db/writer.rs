@@ -590,28 +590,19 @@ pub fn checkpoint(conn: &mut DbConn) -> diesel::QueryResult<i64> {
     }
 }
 
-/// Runs `jobs` in one transaction, each in its own savepoint, commits, then answers each.
-/// Returns false when the connection is no longer usable (the caller opens another).
-pub fn run_batch(conn: &mut DbConn, jobs: Vec<Box<dyn Job>>) -> bool {
-    let done = execute_batch(conn, jobs);
-    for job in done.jobs {
-        job.finish(done.failure.as_ref());
-    }
-    done.reusable
-}
-
-/// A batch after its transaction ended, its jobs not yet answered.
-pub struct Executed {
+/// A batch after its transaction ended, its jobs not yet answered (a committed batch is
+/// answered once the syncer flushed the WAL).
+struct Executed {
     /// The batch's jobs, in order.
-    pub jobs: Vec<Box<dyn Job>>,
+    jobs: Vec<Box<dyn Job>>,
     /// Why the batch did not commit; `None`: it committed.
-    pub failure: Option<Failure>,
+    failure: Option<Failure>,
     /// False when the connection is no longer usable (the caller opens another).
-    pub reusable: bool,
+    reusable: bool,
 }
 
 /// Runs `jobs` in one transaction, each in its own savepoint, and commits (or rolls back).
-pub fn execute_batch(conn: &mut DbConn, jobs: Vec<Box<dyn Job>>) -> Executed {
+fn execute_batch(conn: &mut DbConn, jobs: Vec<Box<dyn Job>>) -> Executed {
     if let Err(e) = super::begin_write(conn) {
         // Cheap to reopen, and whatever state made BEGIN fail goes with it.
         return Executed {
@@ -709,6 +700,16 @@ mod tests {
     struct Id {
         #[diesel(sql_type = BigInt)]
         id: i64,
+    }
+
+    /// Runs `jobs` as the writer does and answers each at once (no flush: these tests are
+    /// about the transaction). Returns whether the connection is still usable.
+    fn run_batch(conn: &mut DbConn, jobs: Vec<Box<dyn Job>>) -> bool {
+        let done = execute_batch(conn, jobs);
+        for job in done.jobs {
+            job.finish(done.failure.as_ref());
+        }
+        done.reusable
     }
 
     /// A fresh database in a folder of its own (kept while the first value lives), how to
