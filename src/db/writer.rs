@@ -317,9 +317,7 @@ fn serve(
         if let Some(why) = to_sync.halted.get() {
             // The disk failed a flush: nothing more is written (see `sync_when_committed`).
             let failure = Failure::retry(why.clone());
-            for job in jobs {
-                job.finish(Some(&failure));
-            }
+            answer(jobs, Some(&failure));
             continue;
         }
         let WriterConn {
@@ -329,9 +327,7 @@ fn serve(
             Ok(c) => c,
             Err(e) => {
                 let failure = Failure::retry(format!("cannot open the SQLite writer: {e}"));
-                for job in jobs {
-                    job.finish(Some(&failure));
-                }
+                answer(jobs, Some(&failure));
                 continue;
             }
         };
@@ -350,11 +346,7 @@ fn serve(
                 match done.failure {
                     // Committed: answered once the WAL is on disk.
                     None => to_sync.send(wal_file.clone(), done.jobs),
-                    Some(failure) => {
-                        for job in done.jobs {
-                            job.finish(Some(&failure));
-                        }
-                    }
+                    Some(failure) => answer(done.jobs, Some(&failure)),
                 }
                 reusable
             }
@@ -365,6 +357,13 @@ fn serve(
         if !reusable {
             conn = None;
         }
+    }
+}
+
+/// Tells each of `jobs` how its batch ended (`None`: committed and on disk).
+fn answer(jobs: impl IntoIterator<Item = Box<dyn Job>>, failure: Option<&Failure>) {
+    for job in jobs {
+        job.finish(failure);
     }
 }
 
@@ -455,9 +454,7 @@ impl ToSync {
             tracing::error!("the SQLite syncer has stopped; the writer flushes the WAL itself");
             let mut syncer = Syncer::default();
             let failure = syncer.flush(batch.wal.as_ref(), &self.halted).err();
-            for job in batch.jobs {
-                job.finish(failure.as_ref());
-            }
+            answer(batch.jobs, failure.as_ref());
         }
     }
 }
@@ -492,9 +489,7 @@ fn sync_when_committed(committed: &mpsc::Receiver<Committed>, halted: &Halted) {
         let failure = files
             .iter()
             .find_map(|wal| syncer.flush(wal.as_ref(), halted).err());
-        for job in batches.into_iter().flat_map(|b| b.jobs) {
-            job.finish(failure.as_ref());
-        }
+        answer(batches.into_iter().flat_map(|b| b.jobs), failure.as_ref());
     }
 }
 
@@ -706,9 +701,7 @@ mod tests {
     /// about the transaction). Returns whether the connection is still usable.
     fn run_batch(conn: &mut DbConn, jobs: Vec<Box<dyn Job>>) -> bool {
         let done = execute_batch(conn, jobs);
-        for job in done.jobs {
-            job.finish(done.failure.as_ref());
-        }
+        answer(done.jobs, done.failure.as_ref());
         done.reusable
     }
 
