@@ -8,4 +8,4 @@ pub mod routes;
 pub mod store;
 
 pub use domain::{Action, Actor, EntityType};
-pub use store::{record, Change};
+pub use store::{queue, record, Change};

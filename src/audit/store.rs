@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::domain::{verify as verify_chain, Action, Actor, Broken, EntityType, Event, Sealed};
 use crate::auth::{Caller, Principal};
+use crate::db::batch::Batch;
 use crate::db::types::{DbTime, DbUuid};
 use crate::db::{DbConn, MultiBackend};
 use crate::error::ApiError;
@@ -56,24 +57,45 @@ pub fn record<T: Serialize>(
     change: Change<'_, T>,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
+    diesel::insert_into(audit_events::table)
+        .values(new_event(actor, change, now)?)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Journals `change` as [`record`] does, but queues the event's insert in `batch`: it is
+/// written when the write sends its batch, in the same transaction ([`crate::db::batch`]).
+pub fn queue<T: Serialize>(
+    batch: &mut Batch,
+    actor: &Actor,
+    change: Change<'_, T>,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    batch.push(diesel::insert_into(audit_events::table).values(new_event(actor, change, now)?));
+    Ok(())
+}
+
+/// The row of a new, unsealed event.
+fn new_event<T: Serialize>(
+    actor: &Actor,
+    change: Change<'_, T>,
+    now: DateTime<Utc>,
+) -> QueryResult<NewEventRow> {
     let json = |v: serde_json::Result<serde_json::Value>| {
         v.map(|v| super::domain::canonical_json(&v))
             .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
     };
-    diesel::insert_into(audit_events::table)
-        .values(NewEventRow {
-            id: DbUuid(Uuid::now_v7()),
-            recorded_at: DbTime::new(now),
-            actor: json(serde_json::to_value(actor))?,
-            actor_token_id: actor.token_id(),
-            action: change.action,
-            entity_type: change.entity_type,
-            entity_id: DbUuid(change.entity_id),
-            group_id: change.group_id,
-            data: json(serde_json::to_value(change.data))?,
-        })
-        .execute(conn)?;
-    Ok(())
+    Ok(NewEventRow {
+        id: DbUuid(Uuid::now_v7()),
+        recorded_at: DbTime::new(now),
+        actor: json(serde_json::to_value(actor))?,
+        actor_token_id: actor.token_id(),
+        action: change.action,
+        entity_type: change.entity_type,
+        entity_id: DbUuid(change.entity_id),
+        group_id: change.group_id,
+        data: json(serde_json::to_value(change.data))?,
+    })
 }
 
 #[derive(Queryable, Selectable)]

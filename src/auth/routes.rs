@@ -89,35 +89,38 @@ pub async fn create_token(
     let max_years = state.settings.limits.max_years_ahead;
     let token = admin.caller.token_id;
     let caller = admin.caller;
-    let reply = state
-        .db
-        .write(move |conn| {
-            crate::idempotency::once(conn, token, idem, now, Secret::Yes, |conn| {
-                // Checked after the key's lookup, like every time-dependent rule.
-                let spec = TokenSpec {
-                    role: body.role,
-                    member_code: body.member_code.clone(),
-                    supplier_id: body.supplier_id,
-                    name: body.name.trim().to_owned(),
-                    expires_at: expiry(body.expires_at.as_deref(), now, max_years)?,
-                };
-                let created = store::create(conn, &Actor::from(&caller), &spec, now)
-                    .map_err(ApiError::from)?;
-                Ok(TokenCreated {
-                    id: created.id,
-                    token: created.token,
-                    role: spec.role,
-                    name: spec.name.clone(),
-                    member_code: spec.member_code.clone(),
-                    supplier_id: spec.supplier_id,
-                    created_at: created.created_at,
-                    expires_at: spec
-                        .expires_at
-                        .map(|t| crate::db::types::DbTime::new(t).get()),
-                })
+    let reply = crate::idempotency::once(
+        &state.db,
+        token,
+        idem,
+        now,
+        Secret::Yes,
+        move |conn, _batch| {
+            // A retry after expiry fails here, then gets its answer (see `once`).
+            let spec = TokenSpec {
+                role: body.role,
+                member_code: body.member_code.clone(),
+                supplier_id: body.supplier_id,
+                name: body.name.trim().to_owned(),
+                expires_at: expiry(body.expires_at.as_deref(), now, max_years)?,
+            };
+            let created =
+                store::create(conn, &Actor::from(&caller), &spec, now).map_err(ApiError::from)?;
+            Ok(TokenCreated {
+                id: created.id,
+                token: created.token,
+                role: spec.role,
+                name: spec.name.clone(),
+                member_code: spec.member_code.clone(),
+                supplier_id: spec.supplier_id,
+                created_at: created.created_at,
+                expires_at: spec
+                    .expires_at
+                    .map(|t| crate::db::types::DbTime::new(t).get()),
             })
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(reply.created())
 }
 

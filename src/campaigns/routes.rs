@@ -40,18 +40,21 @@ pub async fn open_campaign(
     let max_years = state.settings.limits.max_years_ahead;
     let group = id.into_inner();
     let domain = crate::notifications::domain::sender_domain(&state.settings.mail.from);
-    let reply = state
-        .db
-        .write(move |conn| {
-            // Checked after the key's lookup: a retry after the deadline still gets its replay.
-            once(conn, lead.caller.token_id, idem, now, Secret::No, |conn| {
-                let new = input.parse(now, max_years)?;
-                let campaign = store::insert(conn, &lead, group, &new, now)?;
-                super::notices::enqueue_opened(conn, &campaign, &domain, now)?;
-                Ok(campaign)
-            })
-        })
-        .await?;
+    // A retry after the deadline fails here, then gets its replay (see `once`).
+    let reply = once(
+        &state.db,
+        lead.caller.token_id,
+        idem,
+        now,
+        Secret::No,
+        move |conn, _batch| {
+            let new = input.parse(now, max_years)?;
+            let campaign = store::insert(conn, &lead, group, &new, now)?;
+            super::notices::enqueue_opened(conn, &campaign, &domain, now)?;
+            Ok(campaign)
+        },
+    )
+    .await?;
     Ok(reply.created())
 }
 

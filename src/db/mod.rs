@@ -8,6 +8,7 @@
 //! Every query runs on a blocking thread ([`Db::read`], [`Db::write`]), never on the async
 //! executor.
 
+pub mod batch;
 pub mod types;
 pub mod writer;
 

@@ -25,6 +25,7 @@ pub mod domain;
 pub mod store;
 
 use std::future::{ready, Ready};
+use std::sync::Arc;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -36,11 +37,12 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::db::DbConn;
-use crate::error::ApiError;
+use crate::db::batch::Batch;
+use crate::db::{Db, DbConn};
+use crate::error::{ApiError, OnUnique};
 use crate::ids::TokenId;
 use crate::state::AppState;
-use store::{Begin, Stored};
+use store::{Seen, Stored};
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
@@ -102,12 +104,22 @@ impl Reply {
     }
 }
 
-/// Runs the change `f` once per (caller's token, key, request), inside the caller's write
-/// transaction on `conn`: replays the first response of the same request, refuses another
-/// request under the same key, else runs `f` and records its response in the same
-/// transaction. Without a key, just runs `f`.
-pub fn once<T, F>(
-    conn: &mut DbConn,
+/// Runs the change `f` once per (caller's token, key, request), in a write transaction on
+/// `db`: the change and the record of its response commit together. Without a key, just runs
+/// `f`.
+///
+/// The fresh path costs no statement before the change: `f` runs, then the record is queued
+/// in `f`'s [`Batch`] and the batch is sent, in the change's transaction (on PostgreSQL the
+/// record is written by the same statement as the change's queued rows). The record's unique
+/// key is what makes a second use fail: **whenever a keyed write fails, the key is looked up**
+/// (after the rollback) and, if it was recorded, the request gets the first response again
+/// (or 422 if the key came with another request), else the write's own error. So a retry
+/// gets the replay even when the change itself would now fail (a closed campaign, a code now
+/// taken), and of two requests racing with one key, the second waits on the first's record,
+/// fails when it commits, and gets its response. A record over 24 h old that the purge has
+/// not removed yet is deleted and the change runs again, once (`f` is therefore `Fn`).
+pub async fn once<T, F>(
+    db: &Db,
     token: TokenId,
     idem: Idempotency,
     now: DateTime<Utc>,
@@ -116,54 +128,87 @@ pub fn once<T, F>(
 ) -> Result<Reply, ApiError>
 where
     T: Serialize,
-    F: FnOnce(&mut DbConn) -> Result<T, ApiError>,
+    F: Fn(&mut DbConn, &mut Batch) -> Result<T, ApiError> + Send + Sync + 'static,
 {
-    let fresh = |value: &T| {
-        serde_json::to_string(value)
-            .map_err(ApiError::internal)
-            .map(|body| Reply {
-                body,
-                replayed: false,
-            })
+    let f = Arc::new(f);
+    let attempt = |forget_expired: bool| {
+        let (f, keyed) = (f.clone(), idem.0.clone());
+        db.write(move |conn| {
+            if let (true, Some(keyed)) = (forget_expired, &keyed) {
+                store::forget_expired(conn, token, &keyed.key, now)?;
+            }
+            change(conn, &*f, token, keyed.as_ref(), now, secret)
+        })
     };
-    let Some(keyed) = idem.0 else {
-        return fresh(&f(conn)?);
+    let failure = match attempt(false).await {
+        Ok(reply) => return Ok(reply),
+        Err(failure) => failure,
     };
-    store::hold(conn, token, &keyed)?;
-    match store::begin(conn, token, &keyed, now)? {
-        Begin::Replay(Stored::Response { body }) => {
-            return Ok(Reply {
-                body,
-                replayed: true,
-            })
+    let Some(keyed) = idem.0.clone() else {
+        return Err(failure);
+    };
+    let key = keyed.key.clone();
+    let found = db
+        .query(move |conn| store::find(conn, token, &key).map_err(ApiError::from))
+        .await;
+    let seen = match found {
+        Ok(Some(record)) => record.seen(&keyed, now),
+        Ok(None) => return Err(failure),
+        Err(lookup) => {
+            tracing::warn!(cause = ?lookup.cause, "the idempotency key could not be looked up after a failed write");
+            return Err(failure);
         }
-        Begin::Replay(Stored::Redacted) => {
-            return Err(ApiError::conflict(
-                "idempotent_replay_unavailable",
-                "this Idempotency-Key already created a token; its secret was shown once and is \
-                 not kept (list tokens to find it, or revoke it and create another)",
-            ))
-        }
-        Begin::Mismatch => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "this Idempotency-Key was already used with a different request",
-            ))
-        }
-        Begin::Fresh => {}
+    };
+    match seen {
+        Seen::Replay(Stored::Response { body }) => Ok(Reply {
+            body,
+            replayed: true,
+        }),
+        Seen::Replay(Stored::Redacted) => Err(ApiError::conflict(
+            "idempotent_replay_unavailable",
+            "this Idempotency-Key already created a token; its secret was shown once and is \
+             not kept (list tokens to find it, or revoke it and create another)",
+        )),
+        Seen::Mismatch => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used with a different request",
+        )),
+        Seen::Expired => attempt(true).await,
     }
-    // The key is held since `hold`, so it is recorded after the change, in one insert.
-    let value = f(conn)?;
-    let reply = fresh(&value)?;
-    let kept = match secret {
-        Secret::No => Stored::Response {
-            body: reply.body.clone(),
-        },
-        Secret::Yes => Stored::Redacted,
-    };
-    store::record(conn, token, &keyed, now, &kept)?;
-    Ok(reply)
+}
+
+/// One attempt: the change, then its record queued last in its batch, then the batch.
+fn change<T: Serialize>(
+    conn: &mut DbConn,
+    f: &dyn Fn(&mut DbConn, &mut Batch) -> Result<T, ApiError>,
+    token: TokenId,
+    keyed: Option<&KeyedRequest>,
+    now: DateTime<Utc>,
+    secret: Secret,
+) -> Result<Reply, ApiError> {
+    let mut batch = Batch::new();
+    let value = f(conn, &mut batch)?;
+    let body = serde_json::to_string(&value).map_err(ApiError::internal)?;
+    if let Some(keyed) = keyed {
+        let kept = match secret {
+            Secret::No => Stored::Response { body: body.clone() },
+            Secret::Yes => Stored::Redacted,
+        };
+        store::queue(&mut batch, token, keyed, now, kept);
+    }
+    batch
+        .run(conn)
+        .on_unique("idempotency_records_scope_idem_key_key", || {
+            ApiError::conflict(
+                "idempotency_key_in_use",
+                "another request with this Idempotency-Key acted first; retry to get its response",
+            )
+        })?;
+    Ok(Reply {
+        body,
+        replayed: false,
+    })
 }
 
 fn answer(req: ServiceRequest, err: ApiError) -> ServiceResponse<BoxBody> {

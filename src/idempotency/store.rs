@@ -1,13 +1,14 @@
-//! Idempotency record queries, run inside the transaction of the change they protect.
+//! Idempotency record queries: the record is queued in the change's batch; the look-up and
+//! the removal of an expired record run after a failed write.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::domain::RETENTION;
 use super::KeyedRequest;
+use crate::db::batch::Batch;
 use crate::db::types::DbTime;
 use crate::db::{DbConn, MultiBackend};
-use crate::error::{ApiError, OnUnique};
 use crate::ids::{IdempotencyRecordId, TokenId};
 use crate::schema::idempotency_records as rec;
 
@@ -34,26 +35,42 @@ pub enum Stored {
     Redacted,
 }
 
-/// What to do with a request carrying a key.
+/// What an earlier use of a key means for a request that carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Begin {
-    /// First use (or the last use is over 24 h old): run the change.
-    Fresh,
-    /// Seen before with the same request: answer this.
+pub enum Seen {
+    /// Used over 24 h ago: forget it, the key is fresh again.
+    Expired,
+    /// Used with the same request: answer this.
     Replay(Stored),
-    /// Seen before with another request.
+    /// Used with another request.
     Mismatch,
 }
 
+/// A stored record of a key.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = rec)]
 #[diesel(check_for_backend(MultiBackend))]
-struct RecordRow {
-    id: IdempotencyRecordId,
+pub struct Record {
     fingerprint: String,
     state: RecordState,
     response_body: Option<String>,
     created_at: DbTime,
+}
+
+impl Record {
+    /// What this record means for `keyed` at `now`.
+    pub fn seen(self, keyed: &KeyedRequest, now: DateTime<Utc>) -> Seen {
+        if now - self.created_at.get() >= RETENTION {
+            return Seen::Expired;
+        }
+        if self.fingerprint != keyed.fingerprint {
+            return Seen::Mismatch;
+        }
+        Seen::Replay(match (self.state, self.response_body) {
+            (RecordState::Done, Some(body)) => Stored::Response { body },
+            _ => Stored::Redacted,
+        })
+    }
 }
 
 #[derive(Insertable)]
@@ -61,93 +78,71 @@ struct RecordRow {
 #[diesel(check_for_backend(MultiBackend))]
 // `None` is NULL (the columns have no default): diesel then caches the statement.
 #[diesel(treat_none_as_default_value = false)]
-struct NewRecordRow<'a> {
+struct NewRecordRow {
     id: IdempotencyRecordId,
     scope: String,
-    idem_key: &'a str,
-    fingerprint: &'a str,
+    idem_key: String,
+    fingerprint: String,
     state: RecordState,
     response_status: Option<i64>,
-    response_content_type: Option<&'a str>,
-    response_body: Option<&'a str>,
+    response_content_type: Option<&'static str>,
+    response_body: Option<String>,
     created_at: DbTime,
 }
 
-/// Advisory lock class of idempotency keys ("IDEM").
-const LOCK_CLASS: i32 = 0x4944_454d;
-
-/// Makes requests with the caller's key take turns until the end of the transaction
-/// (PostgreSQL; SQLite writers take turns anyway): call it before [`begin`], so that a second
-/// request with the key waits for the first to commit and then finds its record (a replay).
-pub fn hold(conn: &mut DbConn, token: TokenId, keyed: &KeyedRequest) -> QueryResult<()> {
-    let scope = token.to_string();
-    crate::db::hold_object(conn, LOCK_CLASS, &[scope.as_bytes(), keyed.key.as_bytes()])
-}
-
-/// Looks the caller's key up. A record over 24 h old is deleted and the key is fresh again.
-pub fn begin(
-    conn: &mut DbConn,
-    token: TokenId,
-    keyed: &KeyedRequest,
-    now: DateTime<Utc>,
-) -> Result<Begin, ApiError> {
-    let existing: Option<RecordRow> = rec::table
+/// The caller's record of `key`, if any (one statement).
+pub fn find(conn: &mut DbConn, token: TokenId, key: &str) -> QueryResult<Option<Record>> {
+    rec::table
         .filter(rec::scope.eq(token.to_string()))
-        .filter(rec::idem_key.eq(&keyed.key))
-        .select(RecordRow::as_select())
+        .filter(rec::idem_key.eq(key))
+        .select(Record::as_select())
         .first(conn)
-        .optional()?;
-    let Some(row) = existing else {
-        return Ok(Begin::Fresh);
-    };
-    if now - row.created_at.get() >= RETENTION {
-        diesel::delete(rec::table.filter(rec::id.eq(row.id))).execute(conn)?;
-        return Ok(Begin::Fresh);
-    }
-    if row.fingerprint != keyed.fingerprint {
-        return Ok(Begin::Mismatch);
-    }
-    Ok(Begin::Replay(match (row.state, row.response_body) {
-        (RecordState::Done, Some(body)) => Stored::Response { body },
-        _ => Stored::Redacted,
-    }))
+        .optional()
 }
 
-/// Records the first response under the caller's key, as the last statement of the change's
-/// transaction, in one insert (the key is held by [`hold`] since the start). Should the key
-/// be recorded anyway by then, this fails with 409 `idempotency_key_in_use` and the change
-/// rolls back whole.
-pub fn record(
+/// Deletes the caller's record of `key` if it is over 24 h old at `now` (the purge had not
+/// run yet), so that the key can be recorded again.
+pub fn forget_expired(
     conn: &mut DbConn,
+    token: TokenId,
+    key: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::delete(
+        rec::table
+            .filter(rec::scope.eq(token.to_string()))
+            .filter(rec::idem_key.eq(key))
+            .filter(rec::created_at.le(DbTime::new(now - RETENTION))),
+    )
+    .execute(conn)
+}
+
+/// Queues the record of the first response under the caller's key in the change's `batch`:
+/// it is written by the batch's statement, at the end of the change's transaction. Its unique
+/// key `(scope, idem_key)` makes the batch fail when the key is recorded already (or by a
+/// concurrent request, once that one commits).
+pub fn queue(
+    batch: &mut Batch,
     token: TokenId,
     keyed: &KeyedRequest,
     now: DateTime<Utc>,
-    kept: &Stored,
-) -> Result<(), ApiError> {
+    kept: Stored,
+) {
     let (state, body) = match kept {
-        Stored::Response { body } => (RecordState::Done, Some(body.as_str())),
+        Stored::Response { body } => (RecordState::Done, Some(body)),
         Stored::Redacted => (RecordState::Redacted, None),
     };
-    diesel::insert_into(rec::table)
-        .values(NewRecordRow {
-            id: IdempotencyRecordId::new(),
-            scope: token.to_string(),
-            idem_key: &keyed.key,
-            fingerprint: &keyed.fingerprint,
-            state,
-            response_status: Some(201),
-            response_content_type: Some("application/json"),
-            response_body: body,
-            created_at: DbTime::new(now),
-        })
-        .execute(conn)
-        .on_unique("idempotency_records_scope_idem_key_key", || {
-            ApiError::conflict(
-                "idempotency_key_in_use",
-                "another request with this Idempotency-Key acted first; retry to get its response",
-            )
-        })?;
-    Ok(())
+    batch.push(diesel::insert_into(rec::table).values(NewRecordRow {
+        id: IdempotencyRecordId::new(),
+        scope: token.to_string(),
+        idem_key: keyed.key.clone(),
+        fingerprint: keyed.fingerprint.clone(),
+        state,
+        response_status: Some(201),
+        response_content_type: Some("application/json"),
+        response_body: body,
+        created_at: DbTime::new(now),
+    }));
 }
 
 /// Deletes the records older than 24 h at `now` (the worker calls it); returns how many.

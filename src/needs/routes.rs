@@ -39,19 +39,15 @@ pub async fn create_need(
 ) -> Result<HttpResponse, ApiError> {
     let (campaign, now) = (id.into_inner(), state.clock.now());
     let input = body.into_inner()?;
-    let reply = state
-        .db
-        .write(move |conn| {
-            once(
-                conn,
-                officer.caller.token_id,
-                idem,
-                now,
-                Secret::No,
-                |conn| store::create(conn, &officer, campaign, &input, now),
-            )
-        })
-        .await?;
+    let reply = once(
+        &state.db,
+        officer.caller.token_id,
+        idem,
+        now,
+        Secret::No,
+        move |conn, batch| store::create(conn, batch, &officer, campaign, &input, now),
+    )
+    .await?;
     Ok(reply.created())
 }
 

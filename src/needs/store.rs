@@ -20,6 +20,7 @@ use crate::audit;
 use crate::auth::{Caller, Lead, Officer, Principal};
 use crate::campaigns::domain::{Campaign, CampaignStatus};
 use crate::campaigns::store::{hold, led_campaign_ids, Hold};
+use crate::db::batch::Batch;
 use crate::db::types::{DbDecimal, DbTime};
 use crate::db::{DbConn, MultiBackend};
 use crate::decimal::{Quantity, UnitPrice, VatRate};
@@ -60,7 +61,7 @@ pub fn lead_visible_need_ids(member: MemberId) -> LeadVisibleNeedIds {
 }
 
 /// A stored need (every column is written at creation, so it is also the insert value).
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = needs)]
 #[diesel(check_for_backend(MultiBackend))]
 #[diesel(treat_none_as_default_value = false)]
@@ -245,15 +246,18 @@ fn campaign_of(
 }
 
 /// Creates a draft need for the officer's member in an open campaign of one of its groups.
+/// The campaign is read (and held) in one statement; the need and its audit event are queued
+/// in `batch`, which the write sends after this returns ([`crate::db::batch`]).
 pub fn create(
     conn: &mut DbConn,
+    batch: &mut Batch,
     officer: &Officer,
     campaign_id: CampaignId,
     input: &CreateNeed,
     now: DateTime<Utc>,
 ) -> Result<Need, ApiError> {
-    hold(conn, campaign_id, Hold::Shared)?;
-    let campaign = crate::campaigns::store::get_for_member(conn, officer.member, campaign_id, now)?;
+    let (campaign, member_code) =
+        crate::campaigns::store::hold_for_member(conn, officer.member, campaign_id, now)?;
     require_open(&campaign)?;
     let fields = input.parse(&Context {
         cpv_scope: &campaign.cpv_scope,
@@ -266,17 +270,12 @@ pub fn create(
         &fields,
         DbTime::new(now),
     );
-    diesel::insert_into(needs::table)
-        .values(&row)
-        .execute(conn)?;
-    let need = into_one(conn, row)?;
-    journal(
-        conn,
-        &officer.caller,
-        audit::Action::NeedCreated,
-        &need,
-        campaign.group_id,
-        &need,
+    let need = row.clone().into_need(member_code)?;
+    batch.push(diesel::insert_into(needs::table).values(row));
+    audit::queue(
+        batch,
+        &audit::Actor::from(&officer.caller),
+        change(audit::Action::NeedCreated, &need, campaign.group_id, &need),
         now,
     )?;
     Ok(need)
@@ -295,15 +294,25 @@ fn journal<T: serde::Serialize>(
     audit::record(
         conn,
         &audit::Actor::from(caller),
-        audit::Change {
-            action,
-            entity_type: audit::EntityType::Need,
-            entity_id: need.id.0,
-            group_id: Some(group),
-            data,
-        },
+        change(action, need, group, data),
         now,
     )
+}
+
+/// The audit change `action` of `need`, in its campaign's group.
+fn change<'a, T: serde::Serialize>(
+    action: audit::Action,
+    need: &Need,
+    group: GroupId,
+    data: &'a T,
+) -> audit::Change<'a, T> {
+    audit::Change {
+        action,
+        entity_type: audit::EntityType::Need,
+        entity_id: need.id.0,
+        group_id: Some(group),
+        data,
+    }
 }
 
 /// A need the caller may reach, or 404 — one statement (its member's code is a subquery).

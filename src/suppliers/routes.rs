@@ -32,14 +32,15 @@ pub async fn create_supplier(
 ) -> Result<HttpResponse, ApiError> {
     let new = body.into_inner()?.parse()?;
     let (now, token) = (state.clock.now(), admin.caller.token_id);
-    let reply = state
-        .db
-        .write(move |conn| {
-            once(conn, token, idem, now, Secret::No, |conn| {
-                store::insert(conn, &Actor::from(&admin.caller), &new, now)
-            })
-        })
-        .await?;
+    let reply = once(
+        &state.db,
+        token,
+        idem,
+        now,
+        Secret::No,
+        move |conn, _batch| store::insert(conn, &Actor::from(&admin.caller), &new, now),
+    )
+    .await?;
     Ok(reply.created())
 }
 

@@ -35,15 +35,18 @@ pub async fn create_tender(
     let now = state.clock.now();
     let input = body.into_inner()?;
     let max_years = state.settings.limits.max_years_ahead;
-    let reply = state
-        .db
-        .write(move |conn| {
-            once(conn, lead.caller.token_id, idem, now, Secret::No, |conn| {
-                let new = input.parse(now, crate::dates::paris_date(now), max_years)?;
-                store::insert(conn, &lead, &new, now)
-            })
-        })
-        .await?;
+    let reply = once(
+        &state.db,
+        lead.caller.token_id,
+        idem,
+        now,
+        Secret::No,
+        move |conn, _batch| {
+            let new = input.parse(now, crate::dates::paris_date(now), max_years)?;
+            store::insert(conn, &lead, &new, now)
+        },
+    )
+    .await?;
     Ok(reply.created())
 }
 

@@ -89,13 +89,53 @@ both_backends! {
         app.post_idempotent(&path, &s.nmh, "n-1", &body).await.problem(401, "unauthenticated");
     }
 
+    async fn a_retry_gets_its_replay_even_when_the_change_would_now_be_refused(app) {
+        let s = Scenario::new(&app).await;
+        let path = format!("/api/v1/campaigns/{}/needs", s.campaign);
+        let body = need_body("45442100-8", "100", "18");
+        let first = app.post_idempotent(&path, &s.nmh, "n-closed", &body).await.ok(201);
+        app.post(&format!("/api/v1/campaigns/{}/close", s.campaign), &s.lead, json!({})).await.ok(200);
+        // A fresh request is refused now; the retry of the first still gets its response.
+        app.post_idempotent(&path, &s.nmh, "n-other", &body).await.problem(409, "campaign_closed");
+        let again = app.post_idempotent(&path, &s.nmh, "n-closed", &body).await;
+        assert_eq!(again.headers.get("idempotent-replayed").unwrap(), "true");
+        assert_eq!(again.ok(201), first);
+        // The same key with another request is still refused as such, not as the campaign's.
+        let other = need_body("45442100-8", "5", "18");
+        app.post_idempotent(&path, &s.nmh, "n-closed", &other).await.problem(422, "idempotency_key_reused");
+        assert_eq!(app.count("needs"), 1);
+        assert_eq!(app.count("idempotency_records"), 1);
+    }
+
+    async fn concurrent_needs_with_one_key_are_created_once(app) {
+        // A need's record is written by the same statement as the need and its audit event
+        // (PostgreSQL): the later requests wait on the first one's record, fail when it
+        // commits, roll back whole and get its response.
+        let s = Scenario::new(&app).await;
+        let path = format!("/api/v1/campaigns/{}/needs", s.campaign);
+        let body = need_body("45442100-8", "100", "18");
+        let events = app.count("audit_events");
+        let post = || app.post_idempotent(&path, &s.nmh, "n-race", &body);
+        let (a, b, c, d) = tokio::join!(post(), post(), post(), post());
+        let answers = [&a, &b, &c, &d];
+        for r in answers {
+            assert_eq!(r.status.as_u16(), 201, "{r:?}");
+        }
+        let fresh = answers.iter().filter(|r| !r.headers.contains_key("idempotent-replayed")).count();
+        assert_eq!(fresh, 1, "{answers:?}");
+        assert!(answers.iter().all(|r| r.json() == a.json()));
+        assert_eq!(app.count("needs"), 1);
+        assert_eq!(app.count("idempotency_records"), 1);
+        assert_eq!(app.count("audit_events"), events + 1, "one need.created event");
+    }
+
     async fn concurrent_requests_with_one_key_act_once(app) {
         let body = member("27440001600094");
         let post = || app.post_idempotent("/api/v1/members", &app.admin, "k-race", &body);
         let (a, b, c) = tokio::join!(post(), post(), post());
         assert_eq!(app.count("members"), 1, "{a:?} {b:?} {c:?}");
-        // They take turns on the key: one acts, the others wait for it and get its response
-        // replayed (without the turns, PostgreSQL would answer 409 member_code_taken).
+        // One acts; the others' inserts wait for its commit, fail (the code, or the key, is
+        // taken), and the key's look-up after the failure finds its response to replay.
         let answers = [&a, &b, &c];
         for r in answers {
             assert_eq!(r.status.as_u16(), 201, "{r:?}");
