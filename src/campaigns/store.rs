@@ -150,32 +150,24 @@ pub fn get(
     Ok(find(conn, visible_campaigns(caller), id)?.into_view(now))
 }
 
-/// A campaign of a group `member` belongs to (what its officers may reach), or 404, held to
-/// the end of the transaction like [`hold`]`(Shared)` (it cannot close or freeze meanwhile),
-/// with the member's code. The same scope as [`get`] for an officer, as one statement of
-/// fixed shape, prepared once per connection (a boxed query's SQL is rebuilt on every call):
-/// the hot path of creating a need reads its campaign in one round trip.
-pub fn hold_for_member(
+/// A campaign of a group `member` belongs to (what its officers may reach), or 404, with the
+/// member's code. The same scope as [`get`] for an officer, as one statement of fixed shape,
+/// prepared once per connection (a boxed query's SQL is rebuilt on every call): the hot path
+/// of creating a need reads its campaign in one round trip. It holds nothing: a draft need
+/// created while its campaign closes is ordered before the close (see `needs::store::create`).
+pub fn get_for_member(
     conn: &mut DbConn,
     member: MemberId,
     id: CampaignId,
     now: DateTime<Utc>,
 ) -> Result<(Campaign, Option<String>), ApiError> {
-    // A macro, not a closure: the selection's type names the backend.
-    macro_rules! query {
-        () => {
-            campaigns::table
-                .filter(campaigns::id.eq(id))
-                .filter(campaigns::group_id.eq_any(group_ids_of_member(member)))
-                .select((CampaignRow::as_select(), member_code_of!(member)))
-        };
-    }
-    let found: Option<(CampaignRow, Option<String>)> = match conn {
-        DbConn::Pg(pg) => query!().for_share().first(pg).optional()?,
-        // SQLite writers take turns: nothing to hold.
-        DbConn::Sqlite(sqlite) => query!().first(sqlite).optional()?,
-    };
-    let (row, code) = found.ok_or_else(|| ApiError::not_found("campaign"))?;
+    let (row, code): (CampaignRow, Option<String>) = campaigns::table
+        .filter(campaigns::id.eq(id))
+        .filter(campaigns::group_id.eq_any(group_ids_of_member(member)))
+        .select((CampaignRow::as_select(), member_code_of!(member)))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("campaign"))?;
     Ok((row.into_view(now), code))
 }
 

@@ -402,6 +402,25 @@ impl Db {
         .await
         .map_err(|e| DbError::Cancelled(e.to_string()))?
     }
+
+    /// Runs `f`, a write whose **only change is one statement** (typically a
+    /// [`batch::Batch`] sent last, after reads): on PostgreSQL without `BEGIN` and `COMMIT`,
+    /// two round trips fewer, since a statement is atomic on its own; on SQLite as
+    /// [`Db::write`] (the writer's transaction costs no round trip). `f`'s reads then do not
+    /// share a snapshot with its change, and nothing is locked between them: use it only
+    /// where the change stays correct when ordered just after those reads (see
+    /// `needs::store::create`), and never for a write of two statements.
+    pub async fn write_single<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    {
+        if self.writer.is_some() {
+            return self.write(f).await;
+        }
+        self.query(f).await
+    }
 }
 
 /// Opens a write transaction: `BEGIN IMMEDIATE` on SQLite (so two writers never deadlock on

@@ -167,47 +167,13 @@ macro_rules! spelled_column {
             fn from_sql(
                 bytes: <$crate::db::MultiBackend as diesel::backend::Backend>::RawValue<'_>,
             ) -> diesel::deserialize::Result<Self> {
-                $crate::db::types::from_spelling(&bytes.from_sql::<String, diesel::sql_types::Text>()?)
-            }
-        }
-
-        // Read straight from one backend's connection too (a query only one backend can run,
-        // such as PostgreSQL's `FOR SHARE`).
-        impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg> for $ty {
-            fn from_sql(
-                bytes: <diesel::pg::Pg as diesel::backend::Backend>::RawValue<'_>,
-            ) -> diesel::deserialize::Result<Self> {
-                let text = <String as diesel::deserialize::FromSql<
-                    diesel::sql_types::Text,
-                    diesel::pg::Pg,
-                >>::from_sql(bytes)?;
-                $crate::db::types::from_spelling(&text)
-            }
-        }
-
-        impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::sqlite::Sqlite> for $ty {
-            fn from_sql(
-                bytes: <diesel::sqlite::Sqlite as diesel::backend::Backend>::RawValue<'_>,
-            ) -> diesel::deserialize::Result<Self> {
-                let text = <String as diesel::deserialize::FromSql<
-                    diesel::sql_types::Text,
-                    diesel::sqlite::Sqlite,
-                >>::from_sql(bytes)?;
-                $crate::db::types::from_spelling(&text)
+                let text = bytes.from_sql::<String, diesel::sql_types::Text>()?;
+                <$ty as $crate::spelled::Spelled>::from_spelling(&text).ok_or_else(|| {
+                    format!("unknown {} spelling {text:?} in the database", stringify!($ty)).into()
+                })
             }
         }
     )*};
-}
-
-/// The enum a stored spelling names; an unknown spelling is a deserialization error.
-pub fn from_spelling<T: crate::spelled::Spelled>(text: &str) -> deserialize::Result<T> {
-    T::from_spelling(text).ok_or_else(|| {
-        format!(
-            "unknown {} spelling {text:?} in the database",
-            std::any::type_name::<T>()
-        )
-        .into()
-    })
 }
 
 /// An exact decimal column value.

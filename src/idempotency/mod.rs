@@ -6,16 +6,17 @@
 //!   revoked token gets 401, never a replay. Keys are scoped by the caller's **token id**, not
 //!   by the header's spelling.
 //! - [`middleware`] only validates the key (400 `invalid_idempotency_key`) and fingerprints the
-//!   request (method, path and query, body). The record is read and written by [`once`]
-//!   **inside the handler's own transaction**: the change and its record commit together or
-//!   not at all, so a crash can never leave one without the other.
-//! - Only successful responses are kept: after an error nothing is recorded (the transaction
-//!   rolled back) and the client may fix its request and retry with the same key.
-//! - The same key with another request → 422 `idempotency_key_reused`. Two requests racing
-//!   with one key take turns on the key ([`store::hold`]: a PostgreSQL advisory lock held to
-//!   the end of the transaction; SQLite writers take turns anyway): one acts, the other then
-//!   finds its record and gets the replay. Should a record appear anyway between the look-up
-//!   and the insert, the later change rolls back and gets 409 `idempotency_key_in_use`.
+//!   request (method, path and query, body). [`once`] opens the write: the change runs, then
+//!   its record is queued last in the write's [`Batch`] and written with it: the change and
+//!   its record commit together or not at all, so a crash can never leave one without the
+//!   other.
+//! - Only successful responses are kept: after an error nothing is recorded (the write rolled
+//!   back) and the client may fix its request and retry with the same key.
+//! - The record's unique key makes a second use fail and roll back whole. After any failed
+//!   keyed write, the key is looked up: recorded with the same request → the first response
+//!   again; with another → 422 `idempotency_key_reused`; not recorded → the write's own error.
+//!   Two requests racing with one key: the second's insert waits for the first to commit,
+//!   fails, and gets the first's response.
 //! - A response carrying a secret (a new token) is never stored: its record keeps no body, and a
 //!   retry gets 409 `idempotent_replay_unavailable` (the token was created; its secret was shown
 //!   once).
@@ -130,15 +131,67 @@ where
     T: Serialize,
     F: Fn(&mut DbConn, &mut Batch) -> Result<T, ApiError> + Send + Sync + 'static,
 {
+    keyed_write(db, Atomic::Transaction, token, idem, now, secret, f).await
+}
+
+/// [`once`] for a change `f` that only reads and queues its rows in the batch: the batch (the
+/// record included) is then the write's one statement, and on PostgreSQL it runs without a
+/// transaction ([`Db::write_single`]). Use it only where [`Db::write_single`] allows.
+pub async fn once_in_one_statement<T, F>(
+    db: &Db,
+    token: TokenId,
+    idem: Idempotency,
+    now: DateTime<Utc>,
+    secret: Secret,
+    f: F,
+) -> Result<Reply, ApiError>
+where
+    T: Serialize,
+    F: Fn(&mut DbConn, &mut Batch) -> Result<T, ApiError> + Send + Sync + 'static,
+{
+    keyed_write(db, Atomic::Statement, token, idem, now, secret, f).await
+}
+
+/// What makes a keyed write atomic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Atomic {
+    /// Its transaction ([`Db::write`]).
+    Transaction,
+    /// Its one statement ([`Db::write_single`]).
+    Statement,
+}
+
+async fn keyed_write<T, F>(
+    db: &Db,
+    atomic: Atomic,
+    token: TokenId,
+    idem: Idempotency,
+    now: DateTime<Utc>,
+    secret: Secret,
+    f: F,
+) -> Result<Reply, ApiError>
+where
+    T: Serialize,
+    F: Fn(&mut DbConn, &mut Batch) -> Result<T, ApiError> + Send + Sync + 'static,
+{
     let f = Arc::new(f);
     let attempt = |forget_expired: bool| {
         let (f, keyed) = (f.clone(), idem.0.clone());
-        db.write(move |conn| {
+        let job = move |conn: &mut DbConn| {
             if let (true, Some(keyed)) = (forget_expired, &keyed) {
                 store::forget_expired(conn, token, &keyed.key, now)?;
             }
             change(conn, &*f, token, keyed.as_ref(), now, secret)
-        })
+        };
+        async move {
+            match atomic {
+                Atomic::Transaction => db.write(job).await,
+                // The removal of an expired record is a statement of its own: it runs in a
+                // transaction with the change.
+                Atomic::Statement if forget_expired => db.write(job).await,
+                Atomic::Statement => db.write_single(job).await,
+            }
+        }
     };
     let failure = match attempt(false).await {
         Ok(reply) => return Ok(reply),

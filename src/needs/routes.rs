@@ -9,7 +9,7 @@ use super::store::{self, NeedFilter};
 use crate::auth::{Lead, Officer, OfficerOrLead};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
-use crate::idempotency::{once, Idempotency, Secret};
+use crate::idempotency::{once_in_one_statement, Idempotency, Secret};
 use crate::ids::{CampaignId, NeedId};
 use crate::members::domain::is_member_code;
 use crate::pagination::{ListQuery, PageQuery, Paginated};
@@ -39,7 +39,7 @@ pub async fn create_need(
 ) -> Result<HttpResponse, ApiError> {
     let (campaign, now) = (id.into_inner(), state.clock.now());
     let input = body.into_inner()?;
-    let reply = once(
+    let reply = once_in_one_statement(
         &state.db,
         officer.caller.token_id,
         idem,

@@ -246,8 +246,14 @@ fn campaign_of(
 }
 
 /// Creates a draft need for the officer's member in an open campaign of one of its groups.
-/// The campaign is read (and held) in one statement; the need and its audit event are queued
-/// in `batch`, which the write sends after this returns ([`crate::db::batch`]).
+///
+/// One read, no write: the campaign (with the member's code) is read in one statement, and
+/// the need and its audit event are queued in `batch`, which the caller sends as the write's
+/// only change ([`crate::idempotency::once_in_one_statement`]: on PostgreSQL one statement
+/// and no transaction, so two round trips in all). The campaign is not held: should it close
+/// or freeze between the read and the insert, the draft is ordered before that change. It
+/// stays inert: submitting, changing or withdrawing it holds the campaign and finds it closed,
+/// and a tender takes only submitted needs.
 pub fn create(
     conn: &mut DbConn,
     batch: &mut Batch,
@@ -257,7 +263,7 @@ pub fn create(
     now: DateTime<Utc>,
 ) -> Result<Need, ApiError> {
     let (campaign, member_code) =
-        crate::campaigns::store::hold_for_member(conn, officer.member, campaign_id, now)?;
+        crate::campaigns::store::get_for_member(conn, officer.member, campaign_id, now)?;
     require_open(&campaign)?;
     let fields = input.parse(&Context {
         cpv_scope: &campaign.cpv_scope,

@@ -217,6 +217,37 @@ both_backends! {
         }
     }
 
+    async fn a_draft_created_while_its_campaign_closes_is_ordered_before_the_close_and_stays_inert(app) {
+        // Creating a need holds nothing (two round trips on PostgreSQL): a creation racing the
+        // close either sees the campaign closed, or is ordered before the close and leaves a
+        // draft that can no longer be submitted, changed or withdrawn.
+        let s = Scenario::new(&app).await;
+        let path = format!("/api/v1/campaigns/{}/needs", s.campaign);
+        let close_path = format!("/api/v1/campaigns/{}/close", s.campaign);
+        let (create, close) = tokio::join!(
+            app.post(&path, &s.arch, need_body("45442100-8", "3", "7")),
+            app.post(&close_path, &s.lead, json!({})),
+        );
+        close.ok(200);
+        match create.status.as_u16() {
+            201 => {
+                let id = create.json()["id"].as_str().unwrap().to_owned();
+                let need = format!("/api/v1/needs/{id}");
+                assert_eq!(app.get(&need, &s.arch).await.ok(200)["status"], "draft");
+                app.post(&format!("{need}/submit"), &s.arch, json!({})).await.problem(409, "campaign_closed");
+                app.post(&format!("{need}/withdraw"), &s.arch, json!({})).await.problem(409, "campaign_closed");
+                app.call(Method::PATCH, &need, Some(&s.arch), Some(json!({"quantity": "4"}).to_string().into_bytes()))
+                    .await.problem(409, "campaign_closed");
+                assert_eq!(app.get(&need, &s.arch).await.ok(200)["status"], "draft");
+            }
+            409 => {
+                create.problem(409, "campaign_closed");
+                assert_eq!(app.count("needs"), 0);
+            }
+            other => panic!("create answered {other}: {}", create.body),
+        }
+    }
+
     async fn invisible_characters_and_duplicate_keys_are_refused(app) {
         let mut body = member("NMH", "27440001600094");
         body["legal_name"] = json!("Nantes\u{202E}Habitat");
