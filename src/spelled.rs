@@ -14,9 +14,13 @@ pub trait Spelled: Serialize + DeserializeOwned {
             .unwrap_or_default()
     }
 
-    /// The value with this spelling, if any.
+    /// The value with this spelling, if any. Deserializes straight from the string (no JSON
+    /// value, no allocation): stored enums are decoded once per row read.
     fn from_spelling(s: &str) -> Option<Self> {
-        serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+        use serde::de::IntoDeserializer;
+        let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+            s.into_deserializer();
+        Self::deserialize(de).ok()
     }
 }
 
