@@ -1,7 +1,7 @@
 //! The audit journal: an append-only, hash-chained record of every state change — who, when,
-//! what — written in the same transaction as the change, sealed in order by the background
-//! worker, checked by `tenderpool audit verify`. The canonical form and the chain rule are in
-//! `docs/audit.md`, so an auditor can recompute them.
+//! what — written in the same transaction as the change (or the same statement: `queue`),
+//! sealed in order by the background worker, checked by `tenderpool audit verify`. The
+//! canonical form and the chain rule are in `docs/audit.md`, so an auditor can recompute them.
 
 pub mod domain;
 pub mod routes;

@@ -12,8 +12,8 @@
 //!   other.
 //! - Only successful responses are kept: after an error nothing is recorded (the write rolled
 //!   back) and the client may fix its request and retry with the same key.
-//! - The record's unique key makes a second use fail and roll back whole. After any failed
-//!   keyed write, the key is looked up: recorded with the same request → the first response
+//! - The record's unique key makes a second use fail and roll back whole. After any refused
+//!   keyed write (4xx), the key is looked up: recorded with the same request → the first response
 //!   again; with another → 422 `idempotency_key_reused`; not recorded → the write's own error.
 //!   Two requests racing with one key: the second's insert waits for the first to commit,
 //!   fails, and gets the first's response.
@@ -112,9 +112,11 @@ impl Reply {
 /// The fresh path costs no statement before the change: `f` runs, then the record is queued
 /// in `f`'s [`Batch`] and the batch is sent, in the change's transaction (on PostgreSQL the
 /// record is written by the same statement as the change's queued rows). The record's unique
-/// key is what makes a second use fail: **whenever a keyed write fails, the key is looked up**
+/// key is what makes a second use fail: **whenever a keyed write is refused, the key is looked up**
 /// (after the rollback) and, if it was recorded, the request gets the first response again
-/// (or 422 if the key came with another request), else the write's own error. So a retry
+/// (or 422 if the key came with another request), else the write's own error. Only a refused
+/// write (4xx) is looked up: after a 5xx its outcome is unknown or nothing was done, and that
+/// error stands. So a retry
 /// gets the replay even when the change itself would now fail (a closed campaign, a code now
 /// taken), and of two requests racing with one key, the second waits on the first's record,
 /// fails when it commits, and gets its response. A record over 24 h old that the purge has
@@ -193,41 +195,53 @@ where
             }
         }
     };
-    let failure = match attempt(false).await {
-        Ok(reply) => return Ok(reply),
-        Err(failure) => failure,
-    };
-    let Some(keyed) = idem.0.clone() else {
-        return Err(failure);
-    };
-    let key = keyed.key.clone();
-    let found = db
-        .query(move |conn| store::find(conn, token, &key).map_err(ApiError::from))
-        .await;
-    let seen = match found {
-        Ok(Some(record)) => record.seen(&keyed, now),
-        Ok(None) => return Err(failure),
-        Err(lookup) => {
-            tracing::warn!(cause = ?lookup.cause, "the idempotency key could not be looked up after a failed write");
+    let mut forget_expired = false;
+    loop {
+        let failure = match attempt(forget_expired).await {
+            Ok(reply) => return Ok(reply),
+            Err(failure) => failure,
+        };
+        // Only a refusal (4xx: a unique key taken, a rule broken) can be a second use of the
+        // key. After a 5xx the outcome is unknown or nothing was done: that error stands
+        // (on SQLite, a commit whose flush failed must not be confirmed by a replay).
+        let Some(keyed) = idem.0.clone().filter(|_| failure.status.is_client_error()) else {
             return Err(failure);
-        }
-    };
-    match seen {
-        Seen::Replay(Stored::Response { body }) => Ok(Reply {
-            body,
-            replayed: true,
-        }),
-        Seen::Replay(Stored::Redacted) => Err(ApiError::conflict(
-            "idempotent_replay_unavailable",
-            "this Idempotency-Key already created a token; its secret was shown once and is \
-             not kept (list tokens to find it, or revoke it and create another)",
-        )),
-        Seen::Mismatch => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_key_reused",
-            "this Idempotency-Key was already used with a different request",
-        )),
-        Seen::Expired => attempt(true).await,
+        };
+        let key = keyed.key.clone();
+        let found = db
+            .query(move |conn| store::find(conn, token, &key).map_err(ApiError::from))
+            .await;
+        let seen = match found {
+            Ok(Some(record)) => record.seen(&keyed, now),
+            Ok(None) => return Err(failure),
+            Err(lookup) => {
+                tracing::warn!(cause = ?lookup.cause, "the idempotency key could not be looked up after a failed write");
+                return Err(failure);
+            }
+        };
+        return match seen {
+            Seen::Replay(Stored::Response { body }) => Ok(Reply {
+                body,
+                replayed: true,
+            }),
+            Seen::Replay(Stored::Redacted) => Err(ApiError::conflict(
+                "idempotent_replay_unavailable",
+                "this Idempotency-Key already created a token; its secret was shown once and \
+                 is not kept (list tokens to find it, or revoke it and create another)",
+            )),
+            Seen::Mismatch => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used with a different request",
+            )),
+            // Run the change once more, after removing the expired record; should that fail
+            // too (another retry recorded the key first), its record is looked up once more.
+            Seen::Expired if !forget_expired => {
+                forget_expired = true;
+                continue;
+            }
+            Seen::Expired => Err(failure),
+        };
     }
 }
 

@@ -61,6 +61,26 @@ both_backends! {
         assert_eq!(app.count("groups"), 3);
     }
 
+    async fn two_retries_after_24_hours_act_once_more_and_agree(app) {
+        // The first record is expired but not purged yet: each retry finds it, one removes it
+        // and acts, the other then finds the new record and gets its response.
+        app.seed_members().await;
+        let first = app.post_idempotent("/api/v1/groups", &app.admin, "k-old", &group()).await.ok(201);
+        app.clock.advance(chrono::Duration::hours(24));
+        let body = group();
+        let post = || app.post_idempotent("/api/v1/groups", &app.admin, "k-old", &body);
+        let (a, b) = tokio::join!(post(), post());
+        for r in [&a, &b] {
+            assert_eq!(r.status.as_u16(), 201, "{r:?}");
+        }
+        let fresh = [&a, &b].iter().filter(|r| !r.headers.contains_key("idempotent-replayed")).count();
+        assert_eq!(fresh, 1, "{a:?} {b:?}");
+        assert_eq!(a.json()["id"], b.json()["id"]);
+        assert_ne!(a.json()["id"], first["id"]);
+        assert_eq!(app.count("groups"), 2);
+        assert_eq!(app.count("idempotency_records"), 1);
+    }
+
     async fn errors_are_not_kept_so_a_fixed_request_can_reuse_the_key(app) {
         app.post_idempotent("/api/v1/members", &app.admin, "k-4", &member("27440001600095")).await.invalid("/siret");
         assert_eq!(app.count("idempotency_records"), 0);
