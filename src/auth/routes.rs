@@ -9,7 +9,7 @@ use super::{Admin, Role};
 use crate::audit::Actor;
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
-use crate::idempotency::{Idempotency, Secret};
+use crate::idempotency::{Idempotency, Secret, WriteAs};
 use crate::ids::{SupplierId, TokenId};
 use crate::pagination::{ListQuery, NoFilter, PageQuery, Paginated};
 use crate::state::AppState;
@@ -91,6 +91,7 @@ pub async fn create_token(
     let caller = admin.caller;
     let reply = crate::idempotency::once(
         &state.db,
+        WriteAs::Transaction,
         token,
         idem,
         now,

@@ -8,7 +8,7 @@ use super::store;
 use crate::auth::{Caller, Lead, Staff};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
-use crate::idempotency::{once, Idempotency, Secret};
+use crate::idempotency::{once, Idempotency, Secret, WriteAs};
 use crate::ids::{CampaignId, GroupId};
 use crate::needs::aggregation::{Aggregation, Level};
 use crate::pagination::{ListQuery, PageQuery, Paginated};
@@ -43,6 +43,7 @@ pub async fn open_campaign(
     // A retry after the deadline fails here, then gets its replay (see `once`).
     let reply = once(
         &state.db,
+        WriteAs::Transaction,
         lead.caller.token_id,
         idem,
         now,

@@ -8,7 +8,7 @@ use crate::audit::Actor;
 use crate::auth::{Admin, AdminOrLead, Caller, Staff};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
-use crate::idempotency::{once, Idempotency, Secret};
+use crate::idempotency::{once, Idempotency, Secret, WriteAs};
 use crate::ids::GroupId;
 use crate::pagination::{ListQuery, NoFilter, PageQuery, Paginated};
 use crate::state::AppState;
@@ -34,6 +34,7 @@ pub async fn create_group(
     let (now, token) = (state.clock.now(), admin.caller.token_id);
     let reply = once(
         &state.db,
+        WriteAs::Transaction,
         token,
         idem,
         now,

@@ -105,67 +105,36 @@ impl Reply {
     }
 }
 
-/// Runs the change `f` once per (caller's token, key, request), in a write transaction on
-/// `db`: the change and the record of its response commit together. Without a key, just runs
-/// `f`.
+/// How a keyed write is made atomic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteAs {
+    /// In a transaction ([`Db::write`]): the usual case.
+    Transaction,
+    /// As its one statement ([`Db::write_single`]): for a change `f` that only reads and
+    /// queues its rows in the batch, which (the record included) is then the write's only
+    /// statement, run on PostgreSQL without a transaction. Only where [`Db::write_single`]
+    /// allows it.
+    OneStatement,
+}
+
+/// Runs the change `f` once per (caller's token, key, request), in a write on `db` made
+/// atomic as `write_as` says: the change and the record of its response commit together.
+/// Without a key, just runs `f`.
 ///
 /// The fresh path costs no statement before the change: `f` runs, then the record is queued
-/// in `f`'s [`Batch`] and the batch is sent, in the change's transaction (on PostgreSQL the
-/// record is written by the same statement as the change's queued rows). The record's unique
-/// key is what makes a second use fail: **whenever a keyed write is refused, the key is looked up**
-/// (after the rollback) and, if it was recorded, the request gets the first response again
-/// (or 422 if the key came with another request), else the write's own error. Only a refused
-/// write (4xx) is looked up: after a 5xx its outcome is unknown or nothing was done, and that
-/// error stands. So a retry
-/// gets the replay even when the change itself would now fail (a closed campaign, a code now
-/// taken), and of two requests racing with one key, the second waits on the first's record,
-/// fails when it commits, and gets its response. A record over 24 h old that the purge has
-/// not removed yet is deleted and the change runs again, once (`f` is therefore `Fn`).
+/// in `f`'s [`Batch`] and the batch is sent, in the change's write (on PostgreSQL the record
+/// is written by the same statement as the change's queued rows). The record's unique key is
+/// what makes a second use fail: **whenever a keyed write is refused (4xx), the key is looked
+/// up** (after the rollback) and, if it was recorded, the request gets the first response
+/// again (or 422 if the key came with another request), else the write's own error. After a
+/// 5xx the outcome is unknown or nothing was done, and that error stands. So a retry gets the
+/// replay even when the change itself would now fail (a closed campaign, a code now taken),
+/// and of two requests racing with one key, the second waits on the first's record, fails
+/// when it commits, and gets its response. A record over 24 h old that the purge has not
+/// removed yet is deleted and the change runs again, once (`f` is therefore `Fn`).
 pub async fn once<T, F>(
     db: &Db,
-    token: TokenId,
-    idem: Idempotency,
-    now: DateTime<Utc>,
-    secret: Secret,
-    f: F,
-) -> Result<Reply, ApiError>
-where
-    T: Serialize,
-    F: Fn(&mut DbConn, &mut Batch) -> Result<T, ApiError> + Send + Sync + 'static,
-{
-    keyed_write(db, Atomic::Transaction, token, idem, now, secret, f).await
-}
-
-/// [`once`] for a change `f` that only reads and queues its rows in the batch: the batch (the
-/// record included) is then the write's one statement, and on PostgreSQL it runs without a
-/// transaction ([`Db::write_single`]). Use it only where [`Db::write_single`] allows.
-pub async fn once_in_one_statement<T, F>(
-    db: &Db,
-    token: TokenId,
-    idem: Idempotency,
-    now: DateTime<Utc>,
-    secret: Secret,
-    f: F,
-) -> Result<Reply, ApiError>
-where
-    T: Serialize,
-    F: Fn(&mut DbConn, &mut Batch) -> Result<T, ApiError> + Send + Sync + 'static,
-{
-    keyed_write(db, Atomic::Statement, token, idem, now, secret, f).await
-}
-
-/// What makes a keyed write atomic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Atomic {
-    /// Its transaction ([`Db::write`]).
-    Transaction,
-    /// Its one statement ([`Db::write_single`]).
-    Statement,
-}
-
-async fn keyed_write<T, F>(
-    db: &Db,
-    atomic: Atomic,
+    write_as: WriteAs,
     token: TokenId,
     idem: Idempotency,
     now: DateTime<Utc>,
@@ -186,12 +155,12 @@ where
             change(conn, &*f, token, keyed.as_ref(), now, secret)
         };
         async move {
-            match atomic {
-                Atomic::Transaction => db.write(job).await,
+            match write_as {
+                WriteAs::Transaction => db.write(job).await,
                 // The removal of an expired record is a statement of its own: it runs in a
                 // transaction with the change.
-                Atomic::Statement if forget_expired => db.write(job).await,
-                Atomic::Statement => db.write_single(job).await,
+                WriteAs::OneStatement if forget_expired => db.write(job).await,
+                WriteAs::OneStatement => db.write_single(job).await,
             }
         }
     };

@@ -9,7 +9,7 @@ use super::store::{self, NeedFilter};
 use crate::auth::{Lead, Officer, OfficerOrLead};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
-use crate::idempotency::{once_in_one_statement, Idempotency, Secret};
+use crate::idempotency::{once, Idempotency, Secret, WriteAs};
 use crate::ids::{CampaignId, NeedId};
 use crate::members::domain::is_member_code;
 use crate::pagination::{ListQuery, PageQuery, Paginated};
@@ -39,8 +39,9 @@ pub async fn create_need(
 ) -> Result<HttpResponse, ApiError> {
     let (campaign, now) = (id.into_inner(), state.clock.now());
     let input = body.into_inner()?;
-    let reply = once_in_one_statement(
+    let reply = once(
         &state.db,
+        WriteAs::OneStatement,
         officer.caller.token_id,
         idem,
         now,

@@ -249,7 +249,7 @@ fn campaign_of(
 ///
 /// One read, no write: the campaign (with the member's code) is read in one statement, and
 /// the need and its audit event are queued in `batch`, which the caller sends as the write's
-/// only change ([`crate::idempotency::once_in_one_statement`]: on PostgreSQL one statement
+/// only change ([`crate::idempotency::WriteAs::OneStatement`]: on PostgreSQL one statement
 /// and no transaction, so two round trips in all). The campaign is not held: should it close
 /// or freeze between the read and the insert, the draft is ordered before that change. It
 /// stays inert: submitting, changing or withdrawing it holds the campaign and finds it closed,

@@ -7,7 +7,7 @@ use super::store::{self, TenderSummary};
 use crate::auth::{Caller, Lead};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
-use crate::idempotency::{once, Idempotency, Secret};
+use crate::idempotency::{once, Idempotency, Secret, WriteAs};
 use crate::ids::TenderId;
 use crate::pagination::{ListQuery, NoFilter, PageQuery, Paginated};
 use crate::state::AppState;
@@ -37,6 +37,7 @@ pub async fn create_tender(
     let max_years = state.settings.limits.max_years_ahead;
     let reply = once(
         &state.db,
+        WriteAs::Transaction,
         lead.caller.token_id,
         idem,
         now,
