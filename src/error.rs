@@ -236,6 +236,12 @@ impl From<diesel::result::Error> for ApiError {
             Error::DatabaseError(diesel::result::DatabaseErrorKind::ClosedConnection, _) => {
                 ApiError::unavailable(e)
             }
+            // A write's condition no longer held: nothing was written. `idempotency::once`
+            // tries such a write again after reading afresh; elsewhere the client may retry.
+            ref failed if crate::db::batch::condition_failed(failed) => ApiError::conflict(
+                CONDITION_CHANGED,
+                "what this write depended on changed while it ran; nothing was written: retry",
+            ),
             other => match crate::db::unique_constraint(&other) {
                 // A unique rule no store mapped to its own code: still a conflict, and the
                 // database's wording stays in the log.
@@ -251,6 +257,9 @@ impl From<diesel::result::Error> for ApiError {
         }
     }
 }
+
+/// The code of a write refused by its own condition ([`crate::db::batch::Batch::only_if`]).
+pub const CONDITION_CHANGED: &str = "write_condition_changed";
 
 /// Maps the violation of one unique constraint to the field's own error; any other database
 /// error converts as usual. Uniqueness is decided by the insert itself (no SELECT before it),

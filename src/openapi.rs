@@ -18,7 +18,7 @@ const STATUSES: [(&str, &str); 10] = [
     ("401", "`unauthenticated`: no, unknown, revoked or expired token"),
     ("403", "`forbidden`: the token's role may not do this"),
     ("404", "`not_found`: no such resource, a malformed id, or one outside the caller's scope"),
-    ("409", "a state conflict: `invalid_state`, `campaign_closed`, `campaign_frozen`, `member_code_taken`, `supplier_siret_taken`, `supplier_identifier_taken`, `already_exists`, `tender_reference_taken`, `need_in_another_tender`, `campaign_open`, `convention_unsigned`, `bids_sealed`, `deadline_passed`, `idempotency_key_in_use`, `idempotent_replay_unavailable`"),
+    ("409", "a state conflict: `invalid_state`, `campaign_closed`, `campaign_frozen`, `member_code_taken`, `supplier_siret_taken`, `supplier_identifier_taken`, `already_exists`, `tender_reference_taken`, `need_in_another_tender`, `campaign_open`, `convention_unsigned`, `bids_sealed`, `deadline_passed`, `idempotency_key_in_use`, `idempotent_replay_unavailable`, `write_condition_changed`"),
     ("413", "`payload_too_large`: body over the configured limit"),
     ("415", "`unsupported_media_type` (not JSON), `unsupported_content_encoding` (compressed body)"),
     ("422", "`validation_failed` with `errors[]` naming each field (at most 20), or `idempotency_key_reused`"),

@@ -1,5 +1,5 @@
-//! What every handler can reach: the database pool, the clock, the settings and the token
-//! cache.
+//! What every handler can reach: the database pool, the clock, the settings, the token cache
+//! and the campaign cache.
 //!
 //! Feature modules import this (through their handlers' `web::Data<AppState>`), never the
 //! router: the URL table depends on the features, not the other way round.
@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use crate::auth::cache::TokenCache;
+use crate::campaigns::cache::CampaignCache;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
@@ -21,6 +22,9 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Recently looked-up tokens (`auth.token_cache_ms`).
     pub tokens: Arc<TokenCache>,
+    /// What cannot change of the open campaigns needs were written into (creating a need
+    /// sends one statement).
+    pub campaigns: Arc<CampaignCache>,
 }
 
 impl AppState {
@@ -32,6 +36,7 @@ impl AppState {
             clock,
             settings,
             tokens,
+            campaigns: Arc::new(CampaignCache::new()),
         }
     }
 }

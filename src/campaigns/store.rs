@@ -6,9 +6,11 @@ use chrono::{DateTime, Utc};
 use diesel::dsl;
 use diesel::prelude::*;
 
+use super::cache::CampaignCache;
 use super::domain::{Campaign, CampaignStatus, NewCampaign};
 use crate::audit::{self, Action, Actor, Change, EntityType};
 use crate::auth::{Caller, Lead, Principal};
+use crate::db::batch::Batch;
 use crate::db::types::{DbJson, DbTime};
 use crate::db::{DbConn, MultiBackend};
 use crate::error::ApiError;
@@ -170,6 +172,58 @@ pub fn get_for_member(
         .ok_or_else(|| ApiError::not_found("campaign"))?;
     Ok((row.into_view(now), code))
 }
+
+/// [`get_for_member`] for a write into the campaign that sends its rows as one `batch`,
+/// through `cache` (see [`super::cache`]): a campaign an officer of `member` read open before
+/// is taken from the cache, and the batch is made conditional on it being still open in a
+/// group of `member` ([`Batch::only_if`]), so the write sends no read at all. Otherwise (not
+/// kept, or the batch [`rechecks`](Batch::rechecks) after that condition failed) the campaign
+/// is read as by [`get_for_member`] and kept if open.
+pub fn get_open_for_member(
+    conn: &mut DbConn,
+    batch: &mut Batch,
+    cache: &CampaignCache,
+    member: MemberId,
+    id: CampaignId,
+    now: DateTime<Utc>,
+) -> Result<(Campaign, Option<String>), ApiError> {
+    if batch.rechecks() {
+        cache.forget(member, id);
+    } else if let Some(kept) = cache.get(member, id, now) {
+        batch.only_if(still_open_to(member, id));
+        return Ok(kept);
+    }
+    let (campaign, code) = get_for_member(conn, member, id, now)?;
+    cache.put(member, &campaign, code.clone());
+    Ok((campaign, code))
+}
+
+/// `SELECT EXISTS (…)`: campaign `id` is stored open, in a group of `member` — what may have
+/// changed since a [`CampaignCache`] entry was read.
+fn still_open_to(
+    member: MemberId,
+    id: CampaignId,
+) -> diesel::dsl::select<dsl::exists<StillOpenTo>> {
+    diesel::select(dsl::exists(
+        campaigns::table
+            .filter(campaigns::id.eq(id))
+            .filter(campaigns::status.eq(CampaignStatus::Open))
+            .filter(campaigns::group_id.eq_any(group_ids_of_member(member)))
+            .select(campaigns::id),
+    ))
+}
+
+/// The query of [`still_open_to`].
+type StillOpenTo = dsl::Select<
+    dsl::Filter<
+        dsl::Filter<
+            dsl::Filter<campaigns::table, dsl::Eq<campaigns::id, CampaignId>>,
+            dsl::Eq<campaigns::status, CampaignStatus>,
+        >,
+        dsl::EqAny<campaigns::group_id, crate::groups::store::MemberGroupIds>,
+    >,
+    campaigns::id,
+>;
 
 /// A campaign the lead of `lead_member` runs, or 404.
 pub fn get_led(

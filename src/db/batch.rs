@@ -13,6 +13,16 @@
 //!   (and the transaction) whole.
 //! - SQLite: the inserts one after the other, in the order queued (they cost no round trip).
 //!
+//! A batch may also carry a **condition** ([`Batch::only_if`]): a query returning one boolean,
+//! evaluated by the batch's own statement (PostgreSQL: `… SELECT CASE WHEN (<condition>) THEN 1
+//! ELSE tenderpool_condition_failed() END`, the function raising; SQLite: the query first, in
+//! the same transaction). When it is false nothing is written and [`Batch::run`] fails with
+//! [`CONDITION_FAILED`]; the write is then tried once more with a batch that
+//! [`rechecks`](Batch::rechecks), whose feature reads what it had taken from a cache again
+//! (see `idempotency::once`). That lets a write check state it knows from an in-process cache
+//! (immutable facts) plus the few mutable facts it depends on in the one statement that
+//! writes, instead of a read before it.
+//!
 //! Each feature still writes only its own tables, with its own diesel insert: the batch only
 //! carries the statements. Queue only rows that nothing later in the same transaction reads or
 //! references (no foreign key between two queued rows; no read of a queued row before the
@@ -21,6 +31,8 @@
 use diesel::connection::Connection;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_dsl::methods::LoadQuery;
+use diesel::result::{DatabaseErrorKind, Error};
 use diesel::sqlite::{Sqlite, SqliteConnection};
 use diesel::QueryResult;
 
@@ -47,16 +59,51 @@ where
     }
 }
 
+/// The message of the error a batch fails with when its condition is false (raised by the
+/// PostgreSQL function of the same name, built here on SQLite).
+pub const CONDITION_FAILED: &str = "tenderpool_condition_failed";
+
+/// Whether `error` is a batch refused by its condition ([`Batch::only_if`]): nothing was
+/// written, and the write may be tried again after reading the database afresh.
+pub fn condition_failed(error: &Error) -> bool {
+    matches!(error, Error::DatabaseError(_, info) if info.message() == CONDITION_FAILED)
+}
+
+/// A batch's condition, checkable on either backend.
+trait Condition {
+    /// The query as PostgreSQL SQL (written into the batch's statement as a subquery).
+    fn pg(&self) -> &dyn QueryFragment<Pg>;
+    /// Runs the query on SQLite.
+    fn holds_sqlite(&self, conn: &mut SqliteConnection) -> QueryResult<bool>;
+}
+
+impl<C> Condition for C
+where
+    C: QueryFragment<Pg> + Clone + for<'a> LoadQuery<'a, SqliteConnection, bool>,
+{
+    fn pg(&self) -> &dyn QueryFragment<Pg> {
+        self
+    }
+
+    fn holds_sqlite(&self, conn: &mut SqliteConnection) -> QueryResult<bool> {
+        self.clone().get_result(conn)
+    }
+}
+
 /// Inserts queued by a write, sent together by [`Batch::run`] (see the module documentation).
 #[derive(Default)]
 pub struct Batch {
     queued: Vec<Box<dyn Queued>>,
+    condition: Option<Box<dyn Condition>>,
+    rechecks: bool,
 }
 
 impl std::fmt::Debug for Batch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Batch")
             .field("queued", &self.queued.len())
+            .field("condition", &self.condition.is_some())
+            .field("rechecks", &self.rechecks)
             .finish()
     }
 }
@@ -65,6 +112,33 @@ impl Batch {
     /// An empty batch.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty batch for a write tried again because its earlier attempt's condition failed
+    /// (see [`Batch::rechecks`]).
+    pub fn rechecking() -> Self {
+        Self {
+            rechecks: true,
+            ..Self::default()
+        }
+    }
+
+    /// True when an earlier attempt of this write was refused by its condition: the feature
+    /// must read from the database what it would otherwise take from a cache (and should not
+    /// set a condition again).
+    pub fn rechecks(&self) -> bool {
+        self.rechecks
+    }
+
+    /// Makes the batch's rows conditional on `condition`, a query returning one boolean
+    /// (e.g. `diesel::select(exists(…))`, whose binds are owned), evaluated in the batch's
+    /// statement: when it is false, nothing is written and [`Batch::run`] fails with
+    /// [`CONDITION_FAILED`]. A second call replaces the first.
+    pub fn only_if<C>(&mut self, condition: C)
+    where
+        C: QueryFragment<Pg> + Clone + for<'a> LoadQuery<'a, SqliteConnection, bool> + 'static,
+    {
+        self.condition = Some(Box::new(condition));
     }
 
     /// Queues `insert` (a diesel `insert_into(table).values(row)` with an owned row, no
@@ -87,29 +161,48 @@ impl Batch {
     }
 
     /// Sends the queued inserts on `conn`, inside the caller's transaction: on PostgreSQL as
-    /// one statement. Returns the rows written by the last insert queued. An empty batch
-    /// sends nothing.
-    pub fn run(self, conn: &mut DbConn) -> QueryResult<usize> {
+    /// one statement. An empty batch without condition sends nothing. Fails with
+    /// [`CONDITION_FAILED`] (see [`condition_failed`]), having written nothing, when its
+    /// condition is false.
+    pub fn run(self, conn: &mut DbConn) -> QueryResult<()> {
         match conn {
-            DbConn::Pg(pg) => match self.queued.as_slice() {
-                [] => Ok(0),
-                queued => pg.execute_returning_count(&Together(queued)),
-            },
-            DbConn::Sqlite(sqlite) => {
-                let mut last = 0;
-                for insert in &self.queued {
-                    last = insert.run_sqlite(sqlite)?;
+            DbConn::Pg(pg) => {
+                if self.queued.is_empty() && self.condition.is_none() {
+                    return Ok(());
                 }
-                Ok(last)
+                pg.execute_returning_count(&Together {
+                    inserts: &self.queued,
+                    condition: self.condition.as_deref(),
+                })
+                .map(drop)
+            }
+            DbConn::Sqlite(sqlite) => {
+                if let Some(condition) = &self.condition {
+                    if !condition.holds_sqlite(sqlite)? {
+                        return Err(Error::DatabaseError(
+                            DatabaseErrorKind::Unknown,
+                            Box::new(CONDITION_FAILED.to_owned()),
+                        ));
+                    }
+                }
+                for insert in &self.queued {
+                    insert.run_sqlite(sqlite)?;
+                }
+                Ok(())
             }
         }
     }
 }
 
 /// The PostgreSQL statement of a batch: every insert but the last as a data-modifying `WITH`
-/// query, the last as the main statement. Its placeholders are numbered across the whole
-/// statement, since every insert writes into the same pass.
-struct Together<'a>(&'a [Box<dyn Queued>]);
+/// query, the last as the main statement; with a condition, every insert is a `WITH` query
+/// and the main statement checks the condition (PostgreSQL runs the unread `WITH` inserts
+/// after it, and an error in it fails them all). Its placeholders are numbered across the
+/// whole statement, since everything is written into the same pass.
+struct Together<'a> {
+    inserts: &'a [Box<dyn Queued>],
+    condition: Option<&'a dyn Condition>,
+}
 
 impl QueryId for Together<'_> {
     type QueryId = ();
@@ -119,19 +212,30 @@ impl QueryId for Together<'_> {
 
 impl QueryFragment<Pg> for Together<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let Some((last, first)) = self.0.split_last() else {
-            return Ok(());
+        let (with, main) = match (self.condition, self.inserts.split_last()) {
+            (Some(_), _) => (self.inserts, None),
+            (None, Some((last, first))) => (first, Some(last)),
+            (None, None) => return Ok(()),
         };
-        for (i, insert) in first.iter().enumerate() {
+        for (i, insert) in with.iter().enumerate() {
             out.push_sql(if i == 0 { "WITH " } else { ", " });
             out.push_sql(&format!("q{i} AS ("));
             insert.pg().walk_ast(out.reborrow())?;
             out.push_sql(")");
         }
-        if !first.is_empty() {
+        if !with.is_empty() {
             out.push_sql(" ");
         }
-        last.pg().walk_ast(out.reborrow())
+        match (main, self.condition) {
+            (Some(last), _) => last.pg().walk_ast(out.reborrow()),
+            (None, Some(condition)) => {
+                out.push_sql("SELECT CASE WHEN (");
+                condition.pg().walk_ast(out.reborrow())?;
+                out.push_sql(&format!(") THEN 1 ELSE {CONDITION_FAILED}() END"));
+                Ok(())
+            }
+            (None, None) => Ok(()),
+        }
     }
 }
 
@@ -175,7 +279,7 @@ mod tests {
         batch.push(insert(1, "need"));
         batch.push(insert(2, "event"));
         batch.push(insert(3, "record"));
-        let sql = diesel::debug_query::<Pg, _>(&Together(&batch.queued)).to_string();
+        let sql = pg_sql(&batch);
         assert!(
             sql.starts_with(
                 "WITH q0 AS (INSERT INTO \"items\" (\"id\", \"label\") VALUES ($1, $2)), \
@@ -189,20 +293,84 @@ mod tests {
             "{sql}"
         );
         // One insert is sent as itself.
-        let one = [batch.queued.remove(0)];
-        let sql = diesel::debug_query::<Pg, _>(&Together(&one)).to_string();
+        batch.queued.truncate(1);
+        let sql = pg_sql(&batch);
         assert!(sql.starts_with("INSERT INTO \"items\""), "{sql}");
     }
 
+    fn pg_sql(batch: &Batch) -> String {
+        diesel::debug_query::<Pg, _>(&Together {
+            inserts: &batch.queued,
+            condition: batch.condition.as_deref(),
+        })
+        .to_string()
+    }
+
+    /// `SELECT EXISTS (SELECT id FROM items WHERE label = $label)`.
+    fn exists_label(
+        label: &str,
+    ) -> impl QueryFragment<Pg> + Clone + for<'a> LoadQuery<'a, SqliteConnection, bool> + 'static
+    {
+        diesel::select(diesel::dsl::exists(
+            items::table
+                .filter(items::label.eq(label.to_owned()))
+                .select(items::id),
+        ))
+    }
+
     #[test]
-    fn on_sqlite_every_insert_runs_in_order_and_the_last_ones_rows_are_returned() {
+    fn with_a_condition_every_insert_is_a_with_query_and_the_statement_checks_it() {
+        let mut batch = Batch::new();
+        batch.push(insert(1, "need"));
+        batch.push(insert(2, "event"));
+        batch.only_if(exists_label("open"));
+        let sql = pg_sql(&batch);
+        assert!(
+            sql.starts_with(
+                "WITH q0 AS (INSERT INTO \"items\" (\"id\", \"label\") VALUES ($1, $2)), \
+                 q1 AS (INSERT INTO \"items\" (\"id\", \"label\") VALUES ($3, $4)) \
+                 SELECT CASE WHEN (SELECT EXISTS (SELECT \"items\".\"id\" FROM \"items\" \
+                 WHERE (\"items\".\"label\" = $5))) THEN 1 ELSE tenderpool_condition_failed() END"
+            ),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("[1, \"need\", 2, \"event\", \"open\"]"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn on_sqlite_a_false_condition_writes_nothing_and_fails_as_such_a_true_one_writes_all() {
         let mut conn = sqlite();
-        assert_eq!(Batch::new().run(&mut conn).expect("empty batch"), 0);
+        let mut batch = Batch::new();
+        batch.push(insert(1, "need"));
+        batch.only_if(exists_label("open"));
+        let error = batch.run(&mut conn).expect_err("no row is labelled open");
+        assert!(condition_failed(&error), "{error:?}");
+        assert!(labels(&mut conn).is_empty());
+        assert!(!condition_failed(&Error::NotFound));
+
+        let mut batch = Batch::new();
+        batch.push(insert(1, "open"));
+        batch.run(&mut conn).expect("unconditional");
+        let mut batch = Batch::rechecking();
+        assert!(batch.rechecks() && !Batch::new().rechecks());
+        batch.push(insert(2, "need"));
+        batch.only_if(exists_label("open"));
+        batch.run(&mut conn).expect("a row is labelled open");
+        assert_eq!(labels(&mut conn), ["open", "need"]);
+    }
+
+    #[test]
+    fn on_sqlite_every_insert_runs_in_order() {
+        let mut conn = sqlite();
+        Batch::new().run(&mut conn).expect("empty batch");
         let mut batch = Batch::new();
         batch.push(insert(1, "need"));
         batch.push(insert(2, "event"));
         assert_eq!(batch.len(), 2);
-        assert_eq!(batch.run(&mut conn).expect("batch"), 1);
+        batch.run(&mut conn).expect("batch");
         assert_eq!(labels(&mut conn), ["need", "event"]);
     }
 

@@ -40,7 +40,7 @@ use serde::Serialize;
 
 use crate::db::batch::Batch;
 use crate::db::{Db, DbConn};
-use crate::error::{ApiError, OnUnique};
+use crate::error::{ApiError, OnUnique, CONDITION_CHANGED};
 use crate::ids::TokenId;
 use crate::state::AppState;
 use store::{Seen, Stored};
@@ -131,7 +131,10 @@ pub enum WriteAs {
 /// replay even when the change itself would now fail (a closed campaign, a code now taken),
 /// and of two requests racing with one key, the second waits on the first's record, fails
 /// when it commits, and gets its response. A record over 24 h old that the purge has not
-/// removed yet is deleted and the change runs again, once (`f` is therefore `Fn`).
+/// removed yet is deleted and the change runs again, once (`f` is therefore `Fn`). A write
+/// refused by its batch's condition (409 `write_condition_changed`: what `f` took from a
+/// cache changed, nothing was written) runs again once, before any key lookup, with a batch
+/// that [`rechecks`](Batch::rechecks).
 pub async fn once<T, F>(
     db: &Db,
     write_as: WriteAs,
@@ -146,13 +149,18 @@ where
     F: Fn(&mut DbConn, &mut Batch) -> Result<T, ApiError> + Send + Sync + 'static,
 {
     let f = Arc::new(f);
-    let attempt = |forget_expired: bool| {
+    let attempt = |forget_expired: bool, rechecks: bool| {
         let (f, keyed) = (f.clone(), idem.0.clone());
         let job = move |conn: &mut DbConn| {
             if let (true, Some(keyed)) = (forget_expired, &keyed) {
                 store::forget_expired(conn, token, &keyed.key, now)?;
             }
-            change(conn, &*f, token, keyed.as_ref(), now, secret)
+            let batch = if rechecks {
+                Batch::rechecking()
+            } else {
+                Batch::new()
+            };
+            change(conn, &*f, batch, token, keyed.as_ref(), now, secret)
         };
         async move {
             match write_as {
@@ -164,12 +172,18 @@ where
             }
         }
     };
-    let mut forget_expired = false;
+    let (mut forget_expired, mut rechecks) = (false, false);
     loop {
-        let failure = match attempt(forget_expired).await {
+        let failure = match attempt(forget_expired, rechecks).await {
             Ok(reply) => return Ok(reply),
             Err(failure) => failure,
         };
+        // The batch's condition failed (what `f` took from a cache changed): nothing was
+        // written; once more, reading from the database.
+        if failure.code == CONDITION_CHANGED && !rechecks {
+            rechecks = true;
+            continue;
+        }
         // Only a refusal (4xx: a unique key taken, a rule broken) can be a second use of the
         // key. After a 5xx the outcome is unknown or nothing was done: that error stands
         // (on SQLite, a commit whose flush failed must not be confirmed by a replay).
@@ -218,12 +232,12 @@ where
 fn change<T: Serialize>(
     conn: &mut DbConn,
     f: &dyn Fn(&mut DbConn, &mut Batch) -> Result<T, ApiError>,
+    mut batch: Batch,
     token: TokenId,
     keyed: Option<&KeyedRequest>,
     now: DateTime<Utc>,
     secret: Secret,
 ) -> Result<Reply, ApiError> {
-    let mut batch = Batch::new();
     let value = f(conn, &mut batch)?;
     let body = serde_json::to_string(&value).map_err(ApiError::internal)?;
     if let Some(keyed) = keyed {

@@ -39,6 +39,7 @@ pub async fn create_need(
 ) -> Result<HttpResponse, ApiError> {
     let (campaign, now) = (id.into_inner(), state.clock.now());
     let input = body.into_inner()?;
+    let cache = state.campaigns.clone();
     let reply = once(
         &state.db,
         WriteAs::OneStatement,
@@ -46,7 +47,7 @@ pub async fn create_need(
         idem,
         now,
         Secret::No,
-        move |conn, batch| store::create(conn, batch, &officer, campaign, &input, now),
+        move |conn, batch| store::create(conn, batch, &cache, &officer, campaign, &input, now),
     )
     .await?;
     Ok(reply.created())

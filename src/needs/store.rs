@@ -18,6 +18,7 @@ use super::domain::{
 };
 use crate::audit;
 use crate::auth::{Caller, Lead, Officer, Principal};
+use crate::campaigns::cache::CampaignCache;
 use crate::campaigns::domain::{Campaign, CampaignStatus};
 use crate::campaigns::store::{hold, led_campaign_ids, Hold};
 use crate::db::batch::Batch;
@@ -247,23 +248,33 @@ fn campaign_of(
 
 /// Creates a draft need for the officer's member in an open campaign of one of its groups.
 ///
-/// One read, no write: the campaign (with the member's code) is read in one statement, and
-/// the need and its audit event are queued in `batch`, which the caller sends as the write's
-/// only change ([`crate::idempotency::WriteAs::OneStatement`]: on PostgreSQL one statement
-/// and no transaction, so two round trips in all). The campaign is not held: should it close
-/// or freeze between the read and the insert, the draft is ordered before that change. It
-/// stays inert: submitting, changing or withdrawing it holds the campaign and finds it closed,
-/// and a tender takes only submitted needs.
+/// No write of its own: the need and its audit event are queued in `batch`, which the caller
+/// sends as the write's only change ([`crate::idempotency::WriteAs::OneStatement`]: on
+/// PostgreSQL one statement, no transaction). The campaign (with the member's code) comes
+/// from `campaigns` when an officer of the member wrote into it before, the batch then
+/// checking that it is still open to the member ([`crate::campaigns::cache`]): one round trip
+/// in all; else it is read first, in one statement: two round trips. The campaign is not
+/// held: should it close or freeze between that read (or the statement's snapshot) and the
+/// insert, the draft is ordered before that change. It stays inert: submitting, changing or
+/// withdrawing it holds the campaign and finds it closed, and a tender takes only submitted
+/// needs.
 pub fn create(
     conn: &mut DbConn,
     batch: &mut Batch,
+    campaigns: &CampaignCache,
     officer: &Officer,
     campaign_id: CampaignId,
     input: &CreateNeed,
     now: DateTime<Utc>,
 ) -> Result<Need, ApiError> {
-    let (campaign, member_code) =
-        crate::campaigns::store::get_for_member(conn, officer.member, campaign_id, now)?;
+    let (campaign, member_code) = crate::campaigns::store::get_open_for_member(
+        conn,
+        batch,
+        campaigns,
+        officer.member,
+        campaign_id,
+        now,
+    )?;
     require_open(&campaign)?;
     let fields = input.parse(&Context {
         cpv_scope: &campaign.cpv_scope,

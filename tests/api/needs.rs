@@ -191,6 +191,34 @@ both_backends! {
         app.post(&format!("/api/v1/campaigns/{second}/needs"), &f.bmh, need_body("45442100-8", "1", "1")).await.problem(409, "campaign_closed");
     }
 
+    async fn a_campaign_kept_from_an_earlier_need_is_checked_again_by_the_write_itself(app) {
+        // After one need, the instance keeps what cannot change of the campaign (per member);
+        // the next creation sends no read, and its one statement checks that the campaign is
+        // still open to the member.
+        let f = Scenario::new(&app).await;
+        let path = format!("/api/v1/campaigns/{}/needs", f.campaign);
+        let body = need_body("45442100-8", "10", "5");
+        assert!(app.state.campaigns.is_empty());
+        create_need(&app, &f, &f.nmh, body.clone()).await;
+        assert_eq!(app.state.campaigns.len(), 1);
+        create_need(&app, &f, &f.nmh, body.clone()).await;
+        create_need(&app, &f, &f.bmh, body.clone()).await;
+        assert_eq!(app.state.campaigns.len(), 2);
+        // Closed behind the entries' back (closing does not touch them, as on another
+        // instance): the write's condition fails, nothing is written, the campaign is read
+        // again and the usual 409 answers; the member's entry is dropped.
+        app.post(&format!("/api/v1/campaigns/{}/close", f.campaign), &f.lead, json!({})).await.ok(200);
+        let (needs, events, records) = (app.count("needs"), app.count("audit_events"), app.count("idempotency_records"));
+        app.post(&path, &f.nmh, body.clone()).await.problem(409, "campaign_closed");
+        assert_eq!(app.state.campaigns.len(), 1);
+        app.post_idempotent(&path, &f.bmh, "after-close", &body).await.problem(409, "campaign_closed");
+        assert!(app.state.campaigns.is_empty());
+        assert_eq!((app.count("needs"), app.count("audit_events"), app.count("idempotency_records")), (needs, events, records));
+        // Closed campaigns are not kept.
+        app.post(&path, &f.nmh, body).await.problem(409, "campaign_closed");
+        assert!(app.state.campaigns.is_empty());
+    }
+
     async fn twenty_bad_inputs_are_422_and_store_nothing(app) {
         let f = Scenario::new(&app).await;
         let scoped = app.post(&format!("/api/v1/groups/{}/campaigns", f.group), &f.lead,

@@ -1,0 +1,1 @@
+DROP FUNCTION tenderpool_condition_failed();
