@@ -124,6 +124,16 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, detail)
     }
 
+    /// 409 [`CONDITION_CHANGED`]: what the write relied on (from a cache, or checked by its
+    /// statement) changed or must be confirmed; nothing was written. `idempotency::once`
+    /// runs such a write once more, reading afresh.
+    pub fn condition_changed() -> Self {
+        Self::conflict(
+            CONDITION_CHANGED,
+            "what this write depended on changed while it ran; nothing was written: retry",
+        )
+    }
+
     /// 422 listing the invalid fields: at most [`MAX_FIELD_ERRORS`] of them, the detail
     /// giving the full count.
     pub fn validation(mut errors: Vec<FieldError>) -> Self {
@@ -238,10 +248,9 @@ impl From<diesel::result::Error> for ApiError {
             }
             // A write's condition no longer held: nothing was written. `idempotency::once`
             // tries such a write again after reading afresh; elsewhere the client may retry.
-            ref failed if crate::db::batch::condition_failed(failed) => ApiError::conflict(
-                CONDITION_CHANGED,
-                "what this write depended on changed while it ran; nothing was written: retry",
-            ),
+            ref failed if crate::db::batch::condition_failed(failed) => {
+                ApiError::condition_changed()
+            }
             other => match crate::db::unique_constraint(&other) {
                 // A unique rule no store mapped to its own code: still a conflict, and the
                 // database's wording stays in the log.

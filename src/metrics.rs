@@ -219,6 +219,21 @@ pub async fn metrics(
             &[("", count(writes.jobs))],
         );
     }
+    let campaigns = &state.campaigns;
+    metric(
+        &mut out,
+        "tenderpool_campaign_cache_entries",
+        "gauge",
+        "Open campaigns kept in process per member (creating a need then sends one statement).",
+        &[("", i64::try_from(campaigns.len()).unwrap_or(i64::MAX))],
+    );
+    metric(
+        &mut out,
+        "tenderpool_campaign_cache_rechecks_total",
+        "counter",
+        "Writes that read a kept campaign again: its condition failed (closed or frozen since) or the request was refused on it.",
+        &[("", i64::try_from(campaigns.rechecks()).unwrap_or(i64::MAX))],
+    );
     metric(
         &mut out,
         "tenderpool_outbox_messages",

@@ -2,22 +2,27 @@
 //! change, so that creating a need sends one statement instead of a read and a write.
 //!
 //! Once created, a campaign's group, title, CPV scope, needs deadline, creation time and
-//! contract duration never change, nor does a member's code. Its status does (closed by the
-//! lead, frozen by a tender), and so could the groups a member belongs to. So:
+//! contract duration never change, nor does a member's code (the group, scope, deadline and
+//! code are also refused by triggers of both schemas). Its status does (closed by the lead,
+//! frozen by a tender), and so could the groups a member belongs to. So:
 //!
 //! - an entry is kept only for a campaign read **open** by an officer of `member` (its status
 //!   as of a later request follows from the deadline, which cannot change);
 //! - a write that uses an entry checks what can change in its own statement
-//!   ([`super::store::get_open_for_member`] sets the condition `still_open_to` on the write's
-//!   [`Batch`](crate::db::batch::Batch)): the campaign still open, in a group of `member`;
-//! - when that condition fails, nothing is written, the write is tried again reading the
-//!   campaign (which then answers 404 or 409 as any read would) and the entry is dropped.
+//!   ([`super::store::get_open_for_member`] makes the write's
+//!   [`Batch`](crate::db::batch::Batch) conditional on the campaign being still open, in a
+//!   group of `member`);
+//! - when that condition fails, or the request is refused on the kept campaign, nothing is
+//!   written, the write is tried again reading the campaign (which then answers 404, 409 or
+//!   422 as any read would) and the entry is dropped ([`CampaignCache::rechecks`] counts it).
 //!
 //! A stale entry therefore never lets a write through, on this instance or another; it costs
-//! one failed statement. Bounds: at most [`MAX_ENTRIES`] (member, campaign) pairs; when full,
-//! the cache is emptied (an entry only saves one read).
+//! one failed statement. Bounds: at most [`MAX_ENTRIES`] (member, campaign) pairs, a few KB
+//! each at most (a title and up to 50 CPV prefixes); when full, the cache is emptied (an
+//! entry only saves one read).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
@@ -40,6 +45,8 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct CampaignCache {
     entries: Mutex<HashMap<(MemberId, CampaignId), Entry>>,
+    /// Entries dropped because a write had to read the campaign again ([`Self::forget`]).
+    rechecks: AtomicU64,
 }
 
 impl CampaignCache {
@@ -85,11 +92,21 @@ impl CampaignCache {
         );
     }
 
-    /// Drops what is kept of campaign `id` for `member`.
+    /// Drops what is kept of campaign `id` for `member`: a write that used it had to read
+    /// the campaign again (its condition failed, or it was refused on the kept campaign).
+    /// Counted in [`Self::rechecks`].
     pub fn forget(&self, member: MemberId, id: CampaignId) {
+        self.rechecks.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut entries) = self.entries.lock() {
             entries.remove(&(member, id));
         }
+    }
+
+    /// How many writes had to read a kept campaign again since start-up (`/metrics`: one
+    /// per campaign closed or frozen under a kept entry is expected, plus one per request
+    /// refused on a kept campaign).
+    pub fn rechecks(&self) -> u64 {
+        self.rechecks.load(Ordering::Relaxed)
     }
 
     /// How many pairs are kept.
@@ -144,8 +161,10 @@ mod tests {
             cache.get(other, open.id, before).is_none(),
             "kept for one member only"
         );
+        assert_eq!(cache.rechecks(), 0);
         cache.forget(member, open.id);
         assert!(cache.get(member, open.id, before).is_none());
+        assert_eq!(cache.rechecks(), 1);
     }
 
     #[test]

@@ -173,12 +173,27 @@ pub fn get_for_member(
     Ok((row.into_view(now), code))
 }
 
+/// A campaign as [`get_open_for_member`] found it.
+#[derive(Debug, Clone)]
+pub struct ForWrite {
+    /// The campaign, with its status as of the request (a kept one is assumed still open
+    /// until its deadline: the write's condition checks it).
+    pub campaign: Campaign,
+    /// The member's code.
+    pub member_code: Option<String>,
+    /// True when it came from the cache: a refusal based on it should be confirmed by
+    /// reading the campaign (see `needs::store::create`).
+    pub kept: bool,
+}
+
 /// [`get_for_member`] for a write into the campaign that sends its rows as one `batch`,
-/// through `cache` (see [`super::cache`]): a campaign an officer of `member` read open before
-/// is taken from the cache, and the batch is made conditional on it being still open in a
-/// group of `member` ([`Batch::only_if`]), so the write sends no read at all. Otherwise (not
-/// kept, or the batch [`rechecks`](Batch::rechecks) after that condition failed) the campaign
-/// is read as by [`get_for_member`] and kept if open.
+/// through `cache` (see [`super::cache`]). A campaign an officer of `member` read open before
+/// is taken from the cache (no statement); otherwise, or when the batch
+/// [`rechecks`](Batch::rechecks) after a failed condition, it is read and kept if open.
+/// Either way the batch is made conditional on the campaign being still open, in a group of
+/// `member`, when its statement runs ([`Batch::only_if`]); on PostgreSQL the condition takes
+/// the campaign's row with `FOR KEY SHARE`, so a write racing a close or freeze waits for it
+/// and then finds the campaign closed (the rows' foreign-key check takes the same lock).
 pub fn get_open_for_member(
     conn: &mut DbConn,
     batch: &mut Batch,
@@ -186,44 +201,35 @@ pub fn get_open_for_member(
     member: MemberId,
     id: CampaignId,
     now: DateTime<Utc>,
-) -> Result<(Campaign, Option<String>), ApiError> {
-    if batch.rechecks() {
-        cache.forget(member, id);
-    } else if let Some(kept) = cache.get(member, id, now) {
-        batch.only_if(still_open_to(member, id));
-        return Ok(kept);
-    }
-    let (campaign, code) = get_for_member(conn, member, id, now)?;
-    cache.put(member, &campaign, code.clone());
-    Ok((campaign, code))
-}
-
-/// `SELECT EXISTS (…)`: campaign `id` is stored open, in a group of `member` — what may have
-/// changed since a [`CampaignCache`] entry was read.
-fn still_open_to(
-    member: MemberId,
-    id: CampaignId,
-) -> diesel::dsl::select<dsl::exists<StillOpenTo>> {
-    diesel::select(dsl::exists(
+) -> Result<ForWrite, ApiError> {
+    let open_to_member = || {
         campaigns::table
             .filter(campaigns::id.eq(id))
             .filter(campaigns::status.eq(CampaignStatus::Open))
             .filter(campaigns::group_id.eq_any(group_ids_of_member(member)))
-            .select(campaigns::id),
-    ))
+            .select(campaigns::id)
+    };
+    batch.only_if(
+        diesel::select(dsl::exists(open_to_member().for_key_share())),
+        diesel::select(dsl::exists(open_to_member())),
+    );
+    if batch.rechecks() {
+        cache.forget(member, id);
+    } else if let Some((campaign, member_code)) = cache.get(member, id, now) {
+        return Ok(ForWrite {
+            campaign,
+            member_code,
+            kept: true,
+        });
+    }
+    let (campaign, member_code) = get_for_member(conn, member, id, now)?;
+    cache.put(member, &campaign, member_code.clone());
+    Ok(ForWrite {
+        campaign,
+        member_code,
+        kept: false,
+    })
 }
-
-/// The query of [`still_open_to`].
-type StillOpenTo = dsl::Select<
-    dsl::Filter<
-        dsl::Filter<
-            dsl::Filter<campaigns::table, dsl::Eq<campaigns::id, CampaignId>>,
-            dsl::Eq<campaigns::status, CampaignStatus>,
-        >,
-        dsl::EqAny<campaigns::group_id, crate::groups::store::MemberGroupIds>,
-    >,
-    campaigns::id,
->;
 
 /// A campaign the lead of `lead_member` runs, or 404.
 pub fn get_led(

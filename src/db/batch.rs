@@ -69,32 +69,21 @@ pub fn condition_failed(error: &Error) -> bool {
     matches!(error, Error::DatabaseError(_, info) if info.message() == CONDITION_FAILED)
 }
 
-/// A batch's condition, checkable on either backend.
-trait Condition {
-    /// The query as PostgreSQL SQL (written into the batch's statement as a subquery).
-    fn pg(&self) -> &dyn QueryFragment<Pg>;
-    /// Runs the query on SQLite.
-    fn holds_sqlite(&self, conn: &mut SqliteConnection) -> QueryResult<bool>;
-}
+/// Runs a batch's condition on SQLite.
+type SqliteCheck = Box<dyn Fn(&mut SqliteConnection) -> QueryResult<bool>>;
 
-impl<C> Condition for C
-where
-    C: QueryFragment<Pg> + Clone + for<'a> LoadQuery<'a, SqliteConnection, bool>,
-{
-    fn pg(&self) -> &dyn QueryFragment<Pg> {
-        self
-    }
-
-    fn holds_sqlite(&self, conn: &mut SqliteConnection) -> QueryResult<bool> {
-        self.clone().get_result(conn)
-    }
+/// A batch's condition: the query PostgreSQL evaluates in the batch's statement, and the
+/// check SQLite runs before its inserts.
+struct Condition {
+    pg: Box<dyn QueryFragment<Pg>>,
+    sqlite: SqliteCheck,
 }
 
 /// Inserts queued by a write, sent together by [`Batch::run`] (see the module documentation).
 #[derive(Default)]
 pub struct Batch {
     queued: Vec<Box<dyn Queued>>,
-    condition: Option<Box<dyn Condition>>,
+    condition: Option<Condition>,
     rechecks: bool,
 }
 
@@ -124,21 +113,33 @@ impl Batch {
     }
 
     /// True when an earlier attempt of this write was refused by its condition: the feature
-    /// must read from the database what it would otherwise take from a cache (and should not
-    /// set a condition again).
+    /// must read from the database what it would otherwise take from a cache. (Its condition
+    /// may fail again only if the state changed again in between: that error then reaches
+    /// the client as 409 `write_condition_changed`.)
     pub fn rechecks(&self) -> bool {
         self.rechecks
     }
 
-    /// Makes the batch's rows conditional on `condition`, a query returning one boolean
-    /// (e.g. `diesel::select(exists(…))`, whose binds are owned), evaluated in the batch's
-    /// statement: when it is false, nothing is written and [`Batch::run`] fails with
-    /// [`CONDITION_FAILED`]. A second call replaces the first.
-    pub fn only_if<C>(&mut self, condition: C)
+    /// Makes the batch's rows conditional: `pg` and `sqlite` are the same query returning one
+    /// boolean (e.g. `diesel::select(exists(…))`, with owned binds), `pg` possibly with a
+    /// row lock (e.g. `FOR KEY SHARE`, so that the statement waits for a concurrent change of
+    /// the row and then sees it). PostgreSQL evaluates it in the batch's statement, SQLite
+    /// before the inserts; when it is false, nothing is written and [`Batch::run`] fails with
+    /// [`CONDITION_FAILED`]. One condition per batch: a second call replaces the first.
+    pub fn only_if<P, S>(&mut self, pg: P, sqlite: S)
     where
-        C: QueryFragment<Pg> + Clone + for<'a> LoadQuery<'a, SqliteConnection, bool> + 'static,
+        P: QueryFragment<Pg> + 'static,
+        S: Clone + for<'a> LoadQuery<'a, SqliteConnection, bool> + 'static,
     {
-        self.condition = Some(Box::new(condition));
+        self.condition = Some(Condition {
+            pg: Box::new(pg),
+            sqlite: Box::new(move |conn| sqlite.clone().get_result(conn)),
+        });
+    }
+
+    /// Whether the batch has a condition ([`Batch::only_if`]).
+    pub fn is_conditional(&self) -> bool {
+        self.condition.is_some()
     }
 
     /// Queues `insert` (a diesel `insert_into(table).values(row)` with an owned row, no
@@ -172,13 +173,13 @@ impl Batch {
                 }
                 pg.execute_returning_count(&Together {
                     inserts: &self.queued,
-                    condition: self.condition.as_deref(),
+                    condition: self.condition.as_ref().map(|c| &*c.pg),
                 })
                 .map(drop)
             }
             DbConn::Sqlite(sqlite) => {
                 if let Some(condition) = &self.condition {
-                    if !condition.holds_sqlite(sqlite)? {
+                    if !(condition.sqlite)(sqlite)? {
                         return Err(Error::DatabaseError(
                             DatabaseErrorKind::Unknown,
                             Box::new(CONDITION_FAILED.to_owned()),
@@ -201,7 +202,7 @@ impl Batch {
 /// whole statement, since everything is written into the same pass.
 struct Together<'a> {
     inserts: &'a [Box<dyn Queued>],
-    condition: Option<&'a dyn Condition>,
+    condition: Option<&'a dyn QueryFragment<Pg>>,
 }
 
 impl QueryId for Together<'_> {
@@ -230,7 +231,7 @@ impl QueryFragment<Pg> for Together<'_> {
             (Some(last), _) => last.pg().walk_ast(out.reborrow()),
             (None, Some(condition)) => {
                 out.push_sql("SELECT CASE WHEN (");
-                condition.pg().walk_ast(out.reborrow())?;
+                condition.walk_ast(out.reborrow())?;
                 out.push_sql(&format!(") THEN 1 ELSE {CONDITION_FAILED}() END"));
                 Ok(())
             }
@@ -301,7 +302,7 @@ mod tests {
     fn pg_sql(batch: &Batch) -> String {
         diesel::debug_query::<Pg, _>(&Together {
             inserts: &batch.queued,
-            condition: batch.condition.as_deref(),
+            condition: batch.condition.as_ref().map(|c| &*c.pg),
         })
         .to_string()
     }
@@ -323,7 +324,8 @@ mod tests {
         let mut batch = Batch::new();
         batch.push(insert(1, "need"));
         batch.push(insert(2, "event"));
-        batch.only_if(exists_label("open"));
+        batch.only_if(exists_label("open"), exists_label("open"));
+        assert!(batch.is_conditional() && !Batch::new().is_conditional());
         let sql = pg_sql(&batch);
         assert!(
             sql.starts_with(
@@ -345,7 +347,7 @@ mod tests {
         let mut conn = sqlite();
         let mut batch = Batch::new();
         batch.push(insert(1, "need"));
-        batch.only_if(exists_label("open"));
+        batch.only_if(exists_label("open"), exists_label("open"));
         let error = batch.run(&mut conn).expect_err("no row is labelled open");
         assert!(condition_failed(&error), "{error:?}");
         assert!(labels(&mut conn).is_empty());
@@ -357,7 +359,7 @@ mod tests {
         let mut batch = Batch::rechecking();
         assert!(batch.rechecks() && !Batch::new().rechecks());
         batch.push(insert(2, "need"));
-        batch.only_if(exists_label("open"));
+        batch.only_if(exists_label("open"), exists_label("open"));
         batch.run(&mut conn).expect("a row is labelled open");
         assert_eq!(labels(&mut conn), ["open", "need"]);
     }

@@ -251,13 +251,13 @@ fn campaign_of(
 /// No write of its own: the need and its audit event are queued in `batch`, which the caller
 /// sends as the write's only change ([`crate::idempotency::WriteAs::OneStatement`]: on
 /// PostgreSQL one statement, no transaction). The campaign (with the member's code) comes
-/// from `campaigns` when an officer of the member wrote into it before, the batch then
-/// checking that it is still open to the member ([`crate::campaigns::cache`]): one round trip
-/// in all; else it is read first, in one statement: two round trips. The campaign is not
-/// held: should it close or freeze between that read (or the statement's snapshot) and the
-/// insert, the draft is ordered before that change. It stays inert: submitting, changing or
-/// withdrawing it holds the campaign and finds it closed, and a tender takes only submitted
-/// needs.
+/// from `campaigns` when an officer of the member read it open before ([`crate::campaigns::cache`]):
+/// one round trip in all; else it is read first, in one statement: two round trips. Either
+/// way the batch is conditional on the campaign being still open to the member, its row
+/// taken `FOR KEY SHARE` on PostgreSQL: a creation meeting a close in progress waits and
+/// writes nothing. A draft committed just before a close stays inert: submitting, changing
+/// or withdrawing it holds the campaign and finds it closed, and a tender takes only
+/// submitted needs.
 pub fn create(
     conn: &mut DbConn,
     batch: &mut Batch,
@@ -267,7 +267,7 @@ pub fn create(
     input: &CreateNeed,
     now: DateTime<Utc>,
 ) -> Result<Need, ApiError> {
-    let (campaign, member_code) = crate::campaigns::store::get_open_for_member(
+    let target = crate::campaigns::store::get_open_for_member(
         conn,
         batch,
         campaigns,
@@ -275,11 +275,20 @@ pub fn create(
         campaign_id,
         now,
     )?;
-    require_open(&campaign)?;
-    let fields = input.parse(&Context {
-        cpv_scope: &campaign.cpv_scope,
-        today: crate::dates::paris_date(now),
-    })?;
+    let (campaign, member_code) = (target.campaign, target.member_code);
+    let checked = require_open(&campaign).and_then(|()| {
+        input.parse(&Context {
+            cpv_scope: &campaign.cpv_scope,
+            today: crate::dates::paris_date(now),
+        })
+    });
+    let fields = match checked {
+        Ok(fields) => fields,
+        // A refusal based on a kept campaign is confirmed on the stored one (closed since:
+        // 409 before any 422, as without the cache; out of scope: 404).
+        Err(_) if target.kept => return Err(ApiError::condition_changed()),
+        Err(refused) => return Err(refused),
+    };
     let row = NeedRow::new(
         NeedId::new(),
         campaign_id,

@@ -218,8 +218,8 @@ both_backends! {
     }
 
     async fn a_draft_created_while_its_campaign_closes_is_ordered_before_the_close_and_stays_inert(app) {
-        // Creating a need holds nothing (two round trips on PostgreSQL): a creation racing the
-        // close either sees the campaign closed, or is ordered before the close and leaves a
+        // Creating a need holds its campaign only in its write statement: a creation racing the
+        // close either finds the campaign closed, or commits before the close and leaves a
         // draft that can no longer be submitted, changed or withdrawn.
         let s = Scenario::new(&app).await;
         let path = format!("/api/v1/campaigns/{}/needs", s.campaign);
@@ -245,6 +245,59 @@ both_backends! {
                 assert_eq!(app.count("needs"), 0);
             }
             other => panic!("create answered {other}: {}", create.body),
+        }
+    }
+
+    async fn on_postgresql_a_need_created_while_its_campaign_closes_waits_for_the_close_and_is_refused(app) {
+        // Creating a need takes its campaign's row FOR KEY SHARE in its one statement: while a
+        // close holds the row, the creation waits, then sees the campaign closed and writes
+        // nothing (its foreign-key check alone would let the draft through). SQLite's one
+        // writer orders the two anyway.
+        use diesel::connection::SimpleConnection;
+        use diesel::RunQueryDsl;
+        if matches!(app.backend, crate::common::Backend::Sqlite) {
+            return;
+        }
+        let s = Scenario::new(&app).await;
+        let path = format!("/api/v1/campaigns/{}/needs", s.campaign);
+        for officer in [&s.arch, &s.bmh] {
+            // The first creation of a member reads the campaign; the second uses the kept one.
+            s.need(&app, officer, need_body("45442100-8", "1", "1")).await;
+        }
+        let needs = app.count("needs");
+        assert_eq!(app.state.campaigns.len(), 2, "the campaign is kept for ARCH and BMH");
+        // ARCH through the kept campaign, NMH reading it first.
+        for officer in [&s.arch, &s.nmh] {
+            // A close in progress on another connection: the row held and changed, not committed.
+            let mut close = app.state.db.conn().expect("connection");
+            close.batch_execute(&format!(
+                "BEGIN; SELECT id FROM campaigns WHERE id = '{c}' FOR UPDATE; \
+                 UPDATE campaigns SET status = 'closed', closed_at = now() WHERE id = '{c}'",
+                c = s.campaign
+            )).expect("close begun");
+            let create = app.post(&path, officer, need_body("45442100-8", "1", "1"));
+            let commit = async {
+                // Wait until the creation is blocked on the campaign's row, then commit.
+                let mut waited = 0;
+                loop {
+                    #[derive(diesel::QueryableByName)]
+                    struct N { #[diesel(sql_type = diesel::sql_types::BigInt)] n: i64 }
+                    let mut conn = app.state.db.conn().expect("connection");
+                    let blocked = diesel::sql_query("SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+                        .get_result::<N>(&mut **conn).expect("pg_stat_activity").n;
+                    if blocked > 0 { break; }
+                    waited += 1;
+                    assert!(waited < 1000, "the creation never waited for the close");
+                    actix_rt::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                close.batch_execute("COMMIT").expect("close committed");
+            };
+            let (create, ()) = tokio::join!(create, commit);
+            create.problem(409, "campaign_closed");
+            assert_eq!(app.count("needs"), needs);
+            // Reopen for the next round (no route does; the test resets the row).
+            let mut conn = app.state.db.conn().expect("connection");
+            conn.batch_execute(&format!("UPDATE campaigns SET status = 'open', closed_at = NULL WHERE id = '{}'", s.campaign)).expect("reopened");
         }
     }
 

@@ -198,25 +198,62 @@ both_backends! {
         let f = Scenario::new(&app).await;
         let path = format!("/api/v1/campaigns/{}/needs", f.campaign);
         let body = need_body("45442100-8", "10", "5");
-        assert!(app.state.campaigns.is_empty());
+        let campaigns = &app.state.campaigns;
+        assert!(campaigns.is_empty());
         create_need(&app, &f, &f.nmh, body.clone()).await;
-        assert_eq!(app.state.campaigns.len(), 1);
+        assert_eq!(campaigns.len(), 1);
+        // Through the kept campaign, with and without a key: answered at the first attempt.
         create_need(&app, &f, &f.nmh, body.clone()).await;
+        let first = app.post_idempotent(&path, &f.nmh, "kept-1", &body).await;
+        let need = first.ok(201);
+        let again = app.post_idempotent(&path, &f.nmh, "kept-1", &body).await;
+        assert_eq!(again.headers.get("idempotent-replayed").unwrap(), "true");
+        assert_eq!(again.ok(201)["id"], need["id"]);
         create_need(&app, &f, &f.bmh, body.clone()).await;
-        assert_eq!(app.state.campaigns.len(), 2);
+        assert_eq!((campaigns.len(), campaigns.rechecks()), (2, 0));
+        // A refusal on a kept campaign is confirmed on the stored one: still open, so the
+        // usual 422 (and the campaign is kept again).
+        let mut bad = body.clone();
+        bad["wanted_by"] = json!("2026-11-29");
+        app.post(&path, &f.nmh, bad.clone()).await.invalid("/wanted_by");
+        assert_eq!((campaigns.len(), campaigns.rechecks()), (2, 1));
+
         // Closed behind the entries' back (closing does not touch them, as on another
         // instance): the write's condition fails, nothing is written, the campaign is read
-        // again and the usual 409 answers; the member's entry is dropped.
+        // again and the usual 409 answers, before any 422 as without the cache; the member's
+        // entry is dropped.
         app.post(&format!("/api/v1/campaigns/{}/close", f.campaign), &f.lead, json!({})).await.ok(200);
         let (needs, events, records) = (app.count("needs"), app.count("audit_events"), app.count("idempotency_records"));
         app.post(&path, &f.nmh, body.clone()).await.problem(409, "campaign_closed");
-        assert_eq!(app.state.campaigns.len(), 1);
-        app.post_idempotent(&path, &f.bmh, "after-close", &body).await.problem(409, "campaign_closed");
-        assert!(app.state.campaigns.is_empty());
+        assert_eq!((campaigns.len(), campaigns.rechecks()), (1, 2));
+        app.post_idempotent(&path, &f.bmh, "after-close", &bad).await.problem(409, "campaign_closed");
+        assert_eq!((campaigns.len(), campaigns.rechecks()), (0, 3));
         assert_eq!((app.count("needs"), app.count("audit_events"), app.count("idempotency_records")), (needs, events, records));
-        // Closed campaigns are not kept.
-        app.post(&path, &f.nmh, body).await.problem(409, "campaign_closed");
-        assert!(app.state.campaigns.is_empty());
+        // Closed campaigns are not kept; the key's first response is still replayed.
+        app.post(&path, &f.nmh, body.clone()).await.problem(409, "campaign_closed");
+        assert!(campaigns.is_empty());
+        let replay = app.post_idempotent(&path, &f.nmh, "kept-1", &body).await;
+        assert_eq!(replay.ok(201)["id"], need["id"]);
+    }
+
+    async fn what_the_campaign_cache_keeps_never_changes_in_the_schema(app) {
+        // The cache relies on a campaign's group, CPV scope and deadline, and a member's code,
+        // never changing: both schemas refuse such an update; the status still changes.
+        use diesel::RunQueryDsl;
+        let f = Scenario::new(&app).await;
+        let mut conn = app.state.db.conn().expect("connection");
+        let mut run = |sql: String| diesel::sql_query(sql).execute(&mut **conn);
+        let campaign = &f.campaign;
+        for set in ["needs_deadline = created_at", "cpv_scope = '[\"45\"]'", "group_id = id"] {
+            let refused = run(format!("UPDATE campaigns SET {set} WHERE id = '{campaign}'"));
+            let message = refused.expect_err(set).to_string();
+            assert!(message.contains("group_id, cpv_scope and needs_deadline never change"), "{set}: {message}");
+        }
+        let refused = run("UPDATE members SET code = 'NMH2' WHERE code = 'NMH'".to_owned());
+        assert!(refused.expect_err("code").to_string().contains("code never changes"));
+        // The same values, or other columns, may be written.
+        assert_eq!(run(format!("UPDATE campaigns SET needs_deadline = needs_deadline, status = 'closed' WHERE id = '{campaign}'")).expect("status"), 1);
+        assert_eq!(run("UPDATE members SET code = code WHERE code = 'NMH'".to_owned()).expect("same code"), 1);
     }
 
     async fn twenty_bad_inputs_are_422_and_store_nothing(app) {

@@ -1,2 +1,2 @@
--- Nothing to undo: the function this migration creates exists on PostgreSQL only.
-SELECT 1;
+DROP TRIGGER members_fixed_code;
+DROP TRIGGER campaigns_fixed_columns;
