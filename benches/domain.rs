@@ -62,7 +62,7 @@ fn aggregation(c: &mut Criterion) {
             b.iter(|| {
                 aggregate(
                     tenderpool::ids::CampaignId(Uuid::nil()),
-                    black_box(input),
+                    &tenderpool::needs::aggregation::group(black_box(input)),
                     Terms {
                         level: Level::Group,
                         contract_months: 36,

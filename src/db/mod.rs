@@ -423,6 +423,13 @@ impl Db {
     }
 }
 
+/// Whether SQL `sum()` over exact decimals ([`types::sql::Dec`]) is exact on `conn`: on
+/// PostgreSQL (`numeric`), not on SQLite (decimals are `TEXT` there, and its sums go through
+/// REAL). A feature may then add up in SQL what it would otherwise add up in process.
+pub fn sums_exactly(conn: &DbConn) -> bool {
+    matches!(conn, DbConn::Pg(_))
+}
+
 /// Opens a write transaction: `BEGIN IMMEDIATE` on SQLite (so two writers never deadlock on
 /// a lock upgrade), a plain `BEGIN` on PostgreSQL.
 pub fn begin_write(conn: &mut DbConn) -> diesel::QueryResult<()> {

@@ -73,6 +73,49 @@ pub struct AggNeed {
     pub estimated_value: Amount,
 }
 
+/// The submitted needs of one member with the same CPV code, unit and VAT rate, added up:
+/// what [`aggregate`] works from. On PostgreSQL the database adds them up (its `numeric`
+/// sums are exact); on SQLite, whose sums would go through REAL, the needs are read and
+/// grouped by [`group`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggGroup {
+    /// Member code.
+    pub member_code: String,
+    /// CPV code.
+    pub cpv: String,
+    /// Unit.
+    pub unit: Unit,
+    /// VAT rate.
+    pub vat_rate: VatRate,
+    /// Σ quantity.
+    pub quantity: Decimal,
+    /// Σ estimated value HT (each need's already rounded to the cent).
+    pub value: Decimal,
+    /// The needs added up.
+    pub need_ids: Vec<NeedId>,
+}
+
+/// Groups `needs` by member, CPV code, unit and VAT rate (see [`AggGroup`]).
+pub fn group(needs: &[AggNeed]) -> Vec<AggGroup> {
+    let mut groups: BTreeMap<(&str, &str, Unit, VatRate), AggGroup> = BTreeMap::new();
+    for n in needs {
+        let key = (n.member_code.as_str(), n.cpv.as_str(), n.unit, n.vat_rate);
+        let g = groups.entry(key).or_insert_with(|| AggGroup {
+            member_code: n.member_code.clone(),
+            cpv: n.cpv.clone(),
+            unit: n.unit,
+            vat_rate: n.vat_rate,
+            quantity: Decimal::ZERO,
+            value: Decimal::ZERO,
+            need_ids: Vec::new(),
+        });
+        g.quantity += n.quantity.value();
+        g.value += n.estimated_value.value();
+        g.need_ids.push(n.id);
+    }
+    groups.into_values().collect()
+}
+
 /// A value per member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct MemberValue {
@@ -175,15 +218,16 @@ fn prefix(s: &str, n: usize) -> &str {
     s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
 }
 
-/// An item's key, borrowed from the needs: the maps below hold no copy of any text.
+/// An item's key, borrowed from the groups: the maps below hold no copy of any text.
 type ItemKey<'a> = (&'a str, Unit, VatRate);
 /// Running totals of an item: its value, and per member code the quantity and need ids.
 type ItemAcc<'a> = (Decimal, BTreeMap<&'a str, (Decimal, Vec<NeedId>)>);
 
-/// Builds the proposal from submitted needs. `date` chooses the threshold table row.
+/// Builds the proposal from the submitted needs, added up per member, CPV code, unit and VAT
+/// rate ([`AggGroup`]; each need in one group). `date` chooses the threshold table row.
 pub fn aggregate(
     campaign_id: CampaignId,
-    needs: &[AggNeed],
+    groups: &[AggGroup],
     terms: Terms,
     thresholds: &[ThresholdRow],
 ) -> Aggregation {
@@ -197,25 +241,25 @@ pub fn aggregate(
     let mut lot_members: BTreeMap<&str, BTreeMap<&str, Decimal>> = BTreeMap::new();
     let mut members: BTreeMap<&str, Decimal> = BTreeMap::new();
     let mut by_nature: BTreeMap<Nature, Decimal> = BTreeMap::new();
-    for n in needs {
-        let key = prefix(&n.cpv, level.digits());
-        let code = n.member_code.as_str();
-        let value = n.estimated_value.value();
+    for g in groups {
+        let key = prefix(&g.cpv, level.digits());
+        let code = g.member_code.as_str();
+        let value = g.value;
         let item = lots
             .entry(key)
             .or_default()
-            .entry((n.cpv.as_str(), n.unit, n.vat_rate))
+            .entry((g.cpv.as_str(), g.unit, g.vat_rate))
             .or_insert_with(|| (Decimal::ZERO, BTreeMap::new()));
         item.0 += value;
         let part = item
             .1
             .entry(code)
             .or_insert_with(|| (Decimal::ZERO, Vec::new()));
-        part.0 += n.quantity.value();
-        part.1.push(n.id);
+        part.0 += g.quantity;
+        part.1.extend_from_slice(&g.need_ids);
         *lot_members.entry(key).or_default().entry(code).or_default() += value;
         *members.entry(code).or_default() += value;
-        *by_nature.entry(Nature::of_cpv(&n.cpv)).or_default() += value;
+        *by_nature.entry(Nature::of_cpv(&g.cpv)).or_default() += value;
     }
     let lots: Vec<Lot> = lots
         .into_iter()
@@ -308,7 +352,7 @@ mod tests {
     fn agg(needs: &[AggNeed], level: Level) -> Aggregation {
         aggregate(
             CampaignId(uuid::Uuid::nil()),
-            needs,
+            &group(needs),
             Terms {
                 level,
                 contract_months: 12,
@@ -495,7 +539,13 @@ mod tests {
                 contract_months: months,
                 launch_date: date(),
             };
-            aggregate(CampaignId(uuid::Uuid::nil()), &needs, terms, &table()).procedure_advice[0]
+            aggregate(
+                CampaignId(uuid::Uuid::nil()),
+                &group(&needs),
+                terms,
+                &table(),
+            )
+            .procedure_advice[0]
                 .clone()
         };
         let one = advice(12);
@@ -525,6 +575,25 @@ mod tests {
             prop_assert!(contract_value(yearly, months).value() <= contract_value(yearly, months + 1).value());
             let exact = yearly * Decimal::from(months) / Decimal::from(12);
             prop_assert!((contract_value(yearly, months).value() - exact).abs() <= Decimal::new(5, 3));
+        }
+
+        #[test]
+        fn grouping_keeps_every_need_once_with_its_key_and_every_sum(needs in prop::collection::vec(arb_need(), 0..40)) {
+            let groups = group(&needs);
+            let keys: std::collections::BTreeSet<_> = groups.iter().map(|g| (&g.member_code, &g.cpv, g.unit, g.vat_rate)).collect();
+            prop_assert_eq!(keys.len(), groups.len(), "one group per key");
+            let mut seen = std::collections::BTreeSet::new();
+            for g in &groups {
+                let members: Vec<&AggNeed> = g.need_ids.iter().map(|id| needs.iter().find(|n| n.id == *id).unwrap()).collect();
+                prop_assert!(!members.is_empty());
+                for n in &members {
+                    prop_assert_eq!((&n.member_code, &n.cpv, n.unit, n.vat_rate), (&g.member_code, &g.cpv, g.unit, g.vat_rate));
+                    prop_assert!(seen.insert(n.id), "a need in two groups");
+                }
+                prop_assert_eq!(members.iter().map(|n| n.quantity.value()).sum::<Decimal>(), g.quantity);
+                prop_assert_eq!(members.iter().map(|n| n.estimated_value.value()).sum::<Decimal>(), g.value);
+            }
+            prop_assert_eq!(seen.len(), needs.len(), "every need in a group");
         }
 
         #[test]

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 
-use super::aggregation::AggNeed;
+use super::aggregation::{self, AggGroup, AggNeed};
 use super::domain::{
     estimated_value, transition, Action, Context, CreateNeed, Need, NeedFields, NeedStatus,
     PatchNeed, Unit,
@@ -574,31 +574,58 @@ struct AggRow {
     vat_rate: DbDecimal,
 }
 
-/// The contract duration (months) and submitted needs of a campaign the lead runs (404
-/// otherwise), for aggregation: one statement for the campaign's scope, one for the needs,
-/// one for the members' codes (they never change, so no transaction is needed for the three
-/// to agree).
+/// The contract duration (months) of a campaign the lead runs (404 otherwise) and its
+/// submitted needs added up per member, CPV code, unit and VAT rate, for aggregation: one
+/// statement for the campaign's scope, one for the needs, one for the members' codes (they
+/// never change, so no transaction is needed for the three to agree).
+///
+/// Where the database's sums of decimals are exact ([`crate::db::sums_exactly`]: PostgreSQL)
+/// it adds the needs up itself, each need's value rounded half away from zero to the cent as
+/// [`estimated_value`] does (`round(numeric, 2)`), and sends one row per group with its needs'
+/// ids: at 100 000 needs, reading every need was most of the request's time. Elsewhere
+/// (SQLite) the needs are read and grouped in process ([`aggregation::group`]).
 pub fn submitted_for_aggregation(
     conn: &mut DbConn,
     lead: &Lead,
     campaign_id: CampaignId,
     now: DateTime<Utc>,
-) -> Result<(u32, Vec<AggNeed>), ApiError> {
+) -> Result<(u32, Vec<AggGroup>), ApiError> {
     let campaign = crate::campaigns::store::get_led(conn, lead.member, campaign_id, now)?;
+    let groups = if crate::db::sums_exactly(conn) {
+        summed_in_sql(conn, lead, campaign_id)?
+    } else {
+        aggregation::group(&submitted_needs(conn, lead, campaign_id)?)
+    };
+    Ok((campaign.contract_months, groups))
+}
+
+/// The member codes of `ids`, or a 500 naming `what` for an unknown member (a stored need
+/// always names an existing member).
+fn codes_of(
+    conn: &mut DbConn,
+    mut ids: Vec<MemberId>,
+) -> Result<HashMap<MemberId, String>, ApiError> {
+    ids.sort();
+    ids.dedup();
+    Ok(by_ids(conn, &ids)?
+        .into_iter()
+        .map(|(id, m)| (id, m.code))
+        .collect())
+}
+
+/// The submitted needs of the campaign, one by one.
+fn submitted_needs(
+    conn: &mut DbConn,
+    lead: &Lead,
+    campaign_id: CampaignId,
+) -> Result<Vec<AggNeed>, ApiError> {
     let rows: Vec<AggRow> = visible_needs(&lead.caller)
         .filter(needs::campaign_id.eq(campaign_id))
         .filter(needs::status.eq(NeedStatus::Submitted))
         .select(AggRow::as_select())
         .load(conn)?;
-    let mut ids: Vec<MemberId> = rows.iter().map(|r| r.member_id).collect();
-    ids.sort();
-    ids.dedup();
-    let codes: HashMap<MemberId, String> = by_ids(conn, &ids)?
-        .into_iter()
-        .map(|(id, m)| (id, m.code))
-        .collect();
-    let needs = rows
-        .into_iter()
+    let codes = codes_of(conn, rows.iter().map(|r| r.member_id).collect())?;
+    rows.into_iter()
         .map(|r| {
             let corrupt = |what: &str| {
                 ApiError::internal(format!("need {} has an invalid stored {what}", r.id))
@@ -619,8 +646,89 @@ pub fn submitted_for_aggregation(
                 estimated_value: value,
             })
         })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok((campaign.contract_months, needs))
+        .collect()
+}
+
+/// One group of [`summed_in_sql`] as the database sends it.
+#[derive(Queryable)]
+struct SummedRow {
+    member_id: MemberId,
+    cpv: String,
+    unit: Unit,
+    vat_rate: DbDecimal,
+    /// Σ quantity.
+    quantity: DbDecimal,
+    /// Σ each need's value rounded to the cent.
+    value: DbDecimal,
+    /// No negative quantity or price (else the data is corrupt; the upper limits are checked
+    /// when a need is written, and checking each product here cost a third of the query).
+    in_range: bool,
+    /// The needs' ids, comma-separated.
+    need_ids: String,
+}
+
+/// The submitted needs of the campaign added up by the database (see
+/// [`submitted_for_aggregation`]), in the lead's scope as [`visible_needs`] puts it.
+fn summed_in_sql(
+    conn: &mut DbConn,
+    lead: &Lead,
+    campaign_id: CampaignId,
+) -> Result<Vec<AggGroup>, ApiError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Text};
+
+    use crate::db::types::sql::Dec;
+    // Each need's value as `estimated_value` computes it: quantity × price, rounded half away
+    // from zero to the cent (PostgreSQL's `round(numeric, 2)`).
+    let rows: Vec<SummedRow> = needs::table
+        .filter(needs::submitted_at.is_not_null())
+        .filter(needs::campaign_id.eq_any(led_campaign_ids(lead.member)))
+        .filter(needs::campaign_id.eq(campaign_id))
+        .filter(needs::status.eq(NeedStatus::Submitted))
+        .group_by((needs::member_id, needs::cpv, needs::unit, needs::vat_rate))
+        .select((
+            needs::member_id,
+            needs::cpv,
+            needs::unit,
+            needs::vat_rate,
+            sql::<Dec>("sum(needs.quantity)"),
+            sql::<Dec>("sum(round(needs.quantity * needs.estimated_unit_price, 2))"),
+            sql::<Bool>("bool_and(needs.quantity >= 0 AND needs.estimated_unit_price >= 0)"),
+            sql::<Text>("string_agg(needs.id::text, ',')"),
+        ))
+        .load(conn)?;
+    let codes = codes_of(conn, rows.iter().map(|r| r.member_id).collect())?;
+    rows.into_iter()
+        .map(|r| {
+            let corrupt = |what: &str| {
+                ApiError::internal(format!(
+                    "a need of member {} in CPV {} has an invalid stored {what}",
+                    r.member_id.0, r.cpv
+                ))
+            };
+            if !r.in_range {
+                return Err(corrupt("value"));
+            }
+            let need_ids = r
+                .need_ids
+                .split(',')
+                .map(|id| uuid::Uuid::parse_str(id).map(NeedId))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| corrupt("id"))?;
+            Ok(AggGroup {
+                member_code: codes
+                    .get(&r.member_id)
+                    .cloned()
+                    .ok_or_else(|| corrupt("member"))?,
+                vat_rate: VatRate::from_stored(r.vat_rate.0.normalize()),
+                quantity: r.quantity.0,
+                value: r.value.0,
+                need_ids,
+                cpv: r.cpv,
+                unit: r.unit,
+            })
+        })
+        .collect()
 }
 
 /// The submitted needs among `ids` of campaign `campaign_id`, as the lead sees them, for a

@@ -357,6 +357,26 @@ both_backends! {
         }
     }
 
+    async fn aggregation_rounds_each_need_to_the_cent_before_adding_it_up(app) {
+        // PostgreSQL adds the needs up in SQL, SQLite in process: both round each need's value
+        // half away from zero to the cent first, and merge 10 and 10.0 % into one item.
+        let f = Scenario::new(&app).await;
+        let mut ids = Vec::new();
+        for (q, p, vat) in [("0.333", "0.5", "10"), ("0.333", "0.5", "10"), ("1", "0.125", "10.0")] {
+            let mut body = need_body("45442100-8", q, p);
+            body["vat_rate"] = json!(vat);
+            ids.push(f.submitted_need(&app, &f.nmh, body).await);
+        }
+        ids.sort();
+        let agg = app.get(&format!("/api/v1/campaigns/{}/aggregation", f.campaign), &f.lead).await.ok(200);
+        // 0.1665 → 0.17 twice, 0.125 → 0.13 (not 0.12, not 0.33 + 0.13 from the summed quantity).
+        assert_eq!(agg["total_estimated_value"], "0.47");
+        assert_eq!(agg["lots"][0]["items"], json!([{
+            "cpv": "45442100-8", "unit": "m2", "vat_rate": "10", "quantity": "1.666", "estimated_value": "0.47",
+            "members": [{"member_code": "NMH", "quantity": "1.666", "need_ids": ids}],
+        }]));
+    }
+
     async fn aggregation_groups_lots_merges_items_and_advises_on_the_groups_value(app) {
         let f = Scenario::new(&app).await;
         let mut needs = Vec::new();
