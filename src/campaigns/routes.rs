@@ -179,7 +179,7 @@ pub async fn aggregation(
                 )
             })?,
     };
-    let (contract_months, needs) = state
+    let (contract_months, groups) = state
         .db
         .query(move |conn| crate::needs::store::submitted_for_aggregation(conn, &lead, id, now))
         .await?;
@@ -190,7 +190,7 @@ pub async fn aggregation(
     };
     let agg = crate::needs::aggregation::aggregate(
         id,
-        &needs,
+        &groups,
         terms,
         &state.settings.procedures.thresholds,
     );

@@ -36,29 +36,31 @@ pub fn visible_needs(caller: &Caller) -> needs::BoxedQuery<'static, MultiBackend
     let q = needs::table.into_boxed();
     match caller.principal {
         Principal::Officer { member_id } => q.filter(needs::member_id.eq(member_id)),
-        Principal::Lead { member_id } => q
-            .filter(needs::submitted_at.is_not_null())
-            .filter(needs::campaign_id.eq_any(led_campaign_ids(member_id))),
+        Principal::Lead { member_id } => led_needs(member_id).into_boxed(),
         Principal::Admin | Principal::Supplier { .. } => q.filter(needs::id.is_null()),
     }
 }
 
-/// Ids of the needs the lead of `member` may see (submitted, in the campaigns of the groups it
-/// leads): a subquery for other features' scopes (the audit journal).
-pub type LeadVisibleNeedIds = diesel::dsl::Select<
-    diesel::dsl::Filter<
-        diesel::dsl::Filter<needs::table, diesel::dsl::IsNotNull<needs::submitted_at>>,
-        diesel::dsl::EqAny<needs::campaign_id, crate::campaigns::store::LedCampaignIds>,
-    >,
-    needs::id,
+/// The needs the lead of `member` may see: submitted, in the campaigns of the groups it leads.
+pub type LedNeeds = diesel::dsl::Filter<
+    diesel::dsl::Filter<needs::table, diesel::dsl::IsNotNull<needs::submitted_at>>,
+    diesel::dsl::EqAny<needs::campaign_id, crate::campaigns::store::LedCampaignIds>,
 >;
 
-/// The needs the lead of `member` may see.
-pub fn lead_visible_need_ids(member: MemberId) -> LeadVisibleNeedIds {
+/// The lead's scope of [`visible_needs`], unboxed (to nest, or to group).
+pub fn led_needs(member: MemberId) -> LedNeeds {
     needs::table
         .filter(needs::submitted_at.is_not_null())
         .filter(needs::campaign_id.eq_any(led_campaign_ids(member)))
-        .select(needs::id)
+}
+
+/// Ids of the needs the lead of `member` may see: a subquery for other features' scopes (the
+/// audit journal).
+pub type LeadVisibleNeedIds = diesel::dsl::Select<LedNeeds, needs::id>;
+
+/// The needs the lead of `member` may see.
+pub fn lead_visible_need_ids(member: MemberId) -> LeadVisibleNeedIds {
+    led_needs(member).select(needs::id)
 }
 
 /// A stored need (every column is written at creation, so it is also the insert value).
@@ -599,8 +601,8 @@ pub fn submitted_for_aggregation(
     Ok((campaign.contract_months, groups))
 }
 
-/// The member codes of `ids`, or a 500 naming `what` for an unknown member (a stored need
-/// always names an existing member).
+/// The codes of members `ids` (a stored need always names an existing member: the callers
+/// answer 500 for one missing here).
 fn codes_of(
     conn: &mut DbConn,
     mut ids: Vec<MemberId>,
@@ -660,8 +662,8 @@ struct SummedRow {
     quantity: DbDecimal,
     /// Σ each need's value rounded to the cent.
     value: DbDecimal,
-    /// No negative quantity or price (else the data is corrupt; the upper limits are checked
-    /// when a need is written, and checking each product here cost a third of the query).
+    /// Every need's quantity, price and value within the API's limits (else the data is
+    /// corrupt: 500, as on SQLite).
     in_range: bool,
     /// The needs' ids, comma-separated.
     need_ids: String,
@@ -680,9 +682,7 @@ fn summed_in_sql(
     use crate::db::types::sql::Dec;
     // Each need's value as `estimated_value` computes it: quantity × price, rounded half away
     // from zero to the cent (PostgreSQL's `round(numeric, 2)`).
-    let rows: Vec<SummedRow> = needs::table
-        .filter(needs::submitted_at.is_not_null())
-        .filter(needs::campaign_id.eq_any(led_campaign_ids(lead.member)))
+    let rows: Vec<SummedRow> = led_needs(lead.member)
         .filter(needs::campaign_id.eq(campaign_id))
         .filter(needs::status.eq(NeedStatus::Submitted))
         .group_by((needs::member_id, needs::cpv, needs::unit, needs::vat_rate))
@@ -693,7 +693,11 @@ fn summed_in_sql(
             needs::vat_rate,
             sql::<Dec>("sum(needs.quantity)"),
             sql::<Dec>("sum(round(needs.quantity * needs.estimated_unit_price, 2))"),
-            sql::<Bool>("bool_and(needs.quantity >= 0 AND needs.estimated_unit_price >= 0)"),
+            // Each need within the API's limits: quantity and price not negative, value at
+            // most MAX_VALUE once rounded (the product below half a cent above it).
+            sql::<Bool>("bool_and(needs.quantity >= 0 AND needs.estimated_unit_price >= 0 AND needs.quantity * needs.estimated_unit_price < ")
+                .bind::<Dec, _>(DbDecimal(crate::decimal::MAX_VALUE + rust_decimal::Decimal::new(5, 3)))
+                .sql(")"),
             sql::<Text>("string_agg(needs.id::text, ',')"),
         ))
         .load(conn)?;

@@ -359,22 +359,49 @@ both_backends! {
 
     async fn aggregation_rounds_each_need_to_the_cent_before_adding_it_up(app) {
         // PostgreSQL adds the needs up in SQL, SQLite in process: both round each need's value
-        // half away from zero to the cent first, and merge 10 and 10.0 % into one item.
+        // half away from zero to the cent first, as the need itself reports it, and count
+        // only the submitted needs of this campaign.
         let f = Scenario::new(&app).await;
+        let path = format!("/api/v1/campaigns/{}/aggregation", f.campaign);
         let mut ids = Vec::new();
-        for (q, p, vat) in [("0.333", "0.5", "10"), ("0.333", "0.5", "10"), ("1", "0.125", "10.0")] {
-            let mut body = need_body("45442100-8", q, p);
-            body["vat_rate"] = json!(vat);
-            ids.push(f.submitted_need(&app, &f.nmh, body).await);
+        let mut total = rust_decimal::Decimal::ZERO;
+        // 0.1665 → 0.17 (twice), ties 0.125 → 0.13 and 0.005 → 0.01, 0.0075 → 0.01.
+        for (q, p) in [("0.333", "0.5"), ("0.333", "0.5"), ("1", "0.125"), ("0.5", "0.01"), ("2.5", "0.003")] {
+            let id = f.submitted_need(&app, &f.nmh, need_body("45442100-8", q, p)).await;
+            let need = app.get(&format!("/api/v1/needs/{id}"), &f.nmh).await.ok(200);
+            total += need["estimated_value"].as_str().unwrap().parse::<rust_decimal::Decimal>().unwrap();
+            ids.push(id);
         }
         ids.sort();
-        let agg = app.get(&format!("/api/v1/campaigns/{}/aggregation", f.campaign), &f.lead).await.ok(200);
-        // 0.1665 → 0.17 twice, 0.125 → 0.13 (not 0.12, not 0.33 + 0.13 from the summed quantity).
-        assert_eq!(agg["total_estimated_value"], "0.47");
+        // Not counted: a need withdrawn after its submission, a draft, another campaign's.
+        let withdrawn = f.submitted_need(&app, &f.nmh, need_body("45442100-8", "7", "7")).await;
+        app.post(&format!("/api/v1/needs/{withdrawn}/withdraw"), &f.nmh, json!({})).await.ok(200);
+        f.need(&app, &f.nmh, need_body("45442100-8", "7", "7")).await;
+        let other = app.post(&format!("/api/v1/groups/{}/campaigns", f.group), &f.lead,
+            json!({"title": "Autre", "needs_deadline": "2027-01-31T18:00:00+01:00"})).await.ok(201);
+        let other = other["id"].as_str().unwrap().to_owned();
+        let elsewhere = app.create_need(&other, &f.nmh, need_body("45442100-8", "7", "7")).await;
+        app.post(&format!("/api/v1/needs/{elsewhere}/submit"), &f.nmh, json!({})).await.ok(200);
+
+        let agg = app.get(&path, &f.lead).await.ok(200);
+        assert_eq!(total.to_string(), "0.49");
+        assert_eq!(agg["total_estimated_value"], "0.49");
         assert_eq!(agg["lots"][0]["items"], json!([{
-            "cpv": "45442100-8", "unit": "m2", "vat_rate": "10", "quantity": "1.666", "estimated_value": "0.47",
-            "members": [{"member_code": "NMH", "quantity": "1.666", "need_ids": ids}],
+            "cpv": "45442100-8", "unit": "m2", "vat_rate": "10", "quantity": "4.666", "estimated_value": "0.49",
+            "members": [{"member_code": "NMH", "quantity": "4.666", "need_ids": ids}],
         }]));
+
+        // A stored value outside the API's limits is corrupt data: 500 on both backends.
+        use diesel::RunQueryDsl;
+        let mut conn = app.state.db.conn().expect("connection");
+        for (column, value) in [("estimated_unit_price", "-1"), ("quantity", "99999999999999")] {
+            let set = format!("UPDATE needs SET {column} = '{value}' WHERE id = '{}'", ids[0]);
+            diesel::sql_query(set).execute(&mut **conn).expect("corrupt");
+            app.get(&path, &f.lead).await.problem(500, "internal_error");
+            diesel::sql_query(format!("UPDATE needs SET quantity = '0.333', estimated_unit_price = '0.5' WHERE id = '{}'", ids[0]))
+                .execute(&mut **conn).expect("restored");
+        }
+        assert_eq!(app.get(&path, &f.lead).await.ok(200)["total_estimated_value"], "0.49");
     }
 
     async fn aggregation_groups_lots_merges_items_and_advises_on_the_groups_value(app) {
