@@ -584,7 +584,9 @@ struct AggRow {
 /// Where the database's sums of decimals are exact ([`crate::db::sums_exactly`]: PostgreSQL)
 /// it adds the needs up itself, each need's value rounded half away from zero to the cent as
 /// [`estimated_value`] does (`round(numeric, 2)`), and sends one row per group with its needs'
-/// ids: at 100 000 needs, reading every need was most of the request's time. Elsewhere
+/// ids: at 100 000 needs, reading every need was most of the request's time. Each need's
+/// value is within the API's limits there by a `CHECK` of the schema (`needs_value_in_range`),
+/// so the sums need no check per need. Elsewhere
 /// (SQLite) the needs are read and grouped in process ([`aggregation::group`]).
 pub fn submitted_for_aggregation(
     conn: &mut DbConn,
@@ -662,9 +664,6 @@ struct SummedRow {
     quantity: DbDecimal,
     /// Σ each need's value rounded to the cent.
     value: DbDecimal,
-    /// Every need's quantity, price and value within the API's limits (else the data is
-    /// corrupt: 500, as on SQLite).
-    in_range: bool,
     /// The needs' ids, comma-separated.
     need_ids: String,
 }
@@ -677,7 +676,7 @@ fn summed_in_sql(
     campaign_id: CampaignId,
 ) -> Result<Vec<AggGroup>, ApiError> {
     use diesel::dsl::sql;
-    use diesel::sql_types::{Bool, Text};
+    use diesel::sql_types::Text;
 
     use crate::db::types::sql::Dec;
     // Each need's value as `estimated_value` computes it: quantity × price, rounded half away
@@ -693,11 +692,6 @@ fn summed_in_sql(
             needs::vat_rate,
             sql::<Dec>("sum(needs.quantity)"),
             sql::<Dec>("sum(round(needs.quantity * needs.estimated_unit_price, 2))"),
-            // Each need within the API's limits: quantity and price not negative, value at
-            // most MAX_VALUE once rounded (the product below half a cent above it).
-            sql::<Bool>("bool_and(needs.quantity >= 0 AND needs.estimated_unit_price >= 0 AND needs.quantity * needs.estimated_unit_price < ")
-                .bind::<Dec, _>(DbDecimal(crate::decimal::MAX_VALUE + rust_decimal::Decimal::new(5, 3)))
-                .sql(")"),
             sql::<Text>("string_agg(needs.id::text, ',')"),
         ))
         .load(conn)?;
@@ -710,9 +704,6 @@ fn summed_in_sql(
                     r.member_id.0, r.cpv
                 ))
             };
-            if !r.in_range {
-                return Err(corrupt("value"));
-            }
             let need_ids = r
                 .need_ids
                 .split(',')

@@ -1,0 +1,2 @@
+-- Nothing to undo: the constraint exists on PostgreSQL only.
+SELECT 1;
