@@ -61,6 +61,50 @@ pub mod sql {
     #[diesel(postgres_type(oid = 3802, array_oid = 3807))]
     #[diesel(sqlite_type(name = "Text"))]
     pub struct JsonDoc;
+
+    /// A list of UUIDs, only ever read: `uuid[]` on PostgreSQL (e.g. `array_agg(id)`),
+    /// comma-separated `TEXT` on SQLite (e.g. `group_concat(id)`).
+    #[derive(
+        Debug, Clone, Copy, Default, diesel::sql_types::SqlType, diesel::query_builder::QueryId,
+    )]
+    #[diesel(postgres_type(oid = 2951, array_oid = 2951))]
+    #[diesel(sqlite_type(name = "Text"))]
+    pub struct UidList;
+}
+
+/// A list of UUIDs read from the database (see [`sql::UidList`]).
+#[derive(Debug, Clone, PartialEq, Eq, FromSqlRow)]
+pub struct DbUuidList(pub Vec<Uuid>);
+
+impl FromSql<sql::UidList, Pg> for DbUuidList {
+    fn from_sql(bytes: PgRaw<'_>) -> deserialize::Result<Self> {
+        <Vec<Uuid> as FromSql<sql_types::Array<sql_types::Uuid>, Pg>>::from_sql(bytes)
+            .map(DbUuidList)
+    }
+}
+
+impl FromSql<sql::UidList, Sqlite> for DbUuidList {
+    fn from_sql(bytes: SqliteRaw<'_>) -> deserialize::Result<Self> {
+        let text = sqlite_text(bytes)?;
+        let ids = text
+            .split(',')
+            .filter(|id| !id.is_empty())
+            .map(Uuid::parse_str)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(DbUuidList(ids))
+    }
+}
+
+impl diesel::sql_types::HasSqlType<sql::UidList> for MultiBackend {
+    fn metadata(lookup: &mut Self::MetadataLookup) -> Self::TypeMetadata {
+        MultiBackend::lookup_sql_type::<sql::UidList>(lookup)
+    }
+}
+
+impl FromSql<sql::UidList, MultiBackend> for DbUuidList {
+    fn from_sql(bytes: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        bytes.from_sql::<Self, sql::UidList>()
+    }
 }
 
 /// A JSON column value: any serde type stored as one JSON document (lists of CPV prefixes,
@@ -347,6 +391,26 @@ mod tests {
         assert_eq!(sqlite_time_text(a), "2026-01-02T03:04:05.000000Z");
         assert_eq!(sqlite_time_text(a).len(), 27);
         assert!(sqlite_time_text(a) < sqlite_time_text(b));
+    }
+
+    #[test]
+    fn a_uuid_list_reads_from_sqlite_text_and_refuses_a_bad_id() {
+        use diesel::connection::Connection;
+        use diesel::dsl::sql;
+        use diesel::RunQueryDsl;
+        let mut conn = diesel::SqliteConnection::establish(":memory:").expect("SQLite");
+        let (a, b) = (Uuid::nil(), Uuid::max());
+        let list: DbUuidList = diesel::select(sql::<sql::UidList>(&format!("'{a},{b}'")))
+            .get_result(&mut conn)
+            .expect("two ids");
+        assert_eq!(list.0, [a, b]);
+        let empty: DbUuidList = diesel::select(sql::<sql::UidList>("''"))
+            .get_result(&mut conn)
+            .expect("no id");
+        assert!(empty.0.is_empty());
+        let bad =
+            diesel::select(sql::<sql::UidList>("'not-a-uuid'")).get_result::<DbUuidList>(&mut conn);
+        assert!(bad.is_err());
     }
 
     #[test]

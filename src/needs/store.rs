@@ -22,7 +22,7 @@ use crate::campaigns::cache::CampaignCache;
 use crate::campaigns::domain::{Campaign, CampaignStatus};
 use crate::campaigns::store::{hold, led_campaign_ids, Hold};
 use crate::db::batch::Batch;
-use crate::db::types::{DbDecimal, DbTime};
+use crate::db::types::{DbDecimal, DbTime, DbUuidList};
 use crate::db::{DbConn, MultiBackend};
 use crate::decimal::{Quantity, UnitPrice, VatRate};
 use crate::error::ApiError;
@@ -664,8 +664,8 @@ struct SummedRow {
     quantity: DbDecimal,
     /// Σ each need's value rounded to the cent.
     value: DbDecimal,
-    /// The needs' ids, comma-separated.
-    need_ids: String,
+    /// The needs' ids.
+    need_ids: DbUuidList,
 }
 
 /// The submitted needs of the campaign added up by the database (see
@@ -676,9 +676,8 @@ fn summed_in_sql(
     campaign_id: CampaignId,
 ) -> Result<Vec<AggGroup>, ApiError> {
     use diesel::dsl::sql;
-    use diesel::sql_types::Text;
 
-    use crate::db::types::sql::Dec;
+    use crate::db::types::sql::{Dec, UidList};
     // Each need's value as `estimated_value` computes it: quantity × price, rounded half away
     // from zero to the cent (PostgreSQL's `round(numeric, 2)`).
     let rows: Vec<SummedRow> = led_needs(lead.member)
@@ -692,7 +691,7 @@ fn summed_in_sql(
             needs::vat_rate,
             sql::<Dec>("sum(needs.quantity)"),
             sql::<Dec>("sum(round(needs.quantity * needs.estimated_unit_price, 2))"),
-            sql::<Text>("string_agg(needs.id::text, ',')"),
+            sql::<UidList>("array_agg(needs.id)"),
         ))
         .load(conn)?;
     let codes = codes_of(conn, rows.iter().map(|r| r.member_id).collect())?;
@@ -704,12 +703,7 @@ fn summed_in_sql(
                     r.member_id.0, r.cpv
                 ))
             };
-            let need_ids = r
-                .need_ids
-                .split(',')
-                .map(|id| uuid::Uuid::parse_str(id).map(NeedId))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| corrupt("id"))?;
+            let need_ids = r.need_ids.0.into_iter().map(NeedId).collect();
             Ok(AggGroup {
                 member_code: codes
                     .get(&r.member_id)
