@@ -137,11 +137,6 @@ impl Batch {
         });
     }
 
-    /// Whether the batch has a condition ([`Batch::only_if`]).
-    pub fn is_conditional(&self) -> bool {
-        self.condition.is_some()
-    }
-
     /// Queues `insert` (a diesel `insert_into(table).values(row)` with an owned row, no
     /// `RETURNING`), to run when the batch is sent.
     pub fn push<Q>(&mut self, insert: Q)
@@ -213,31 +208,38 @@ impl QueryId for Together<'_> {
 
 impl QueryFragment<Pg> for Together<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let (with, main) = match (self.condition, self.inserts.split_last()) {
-            (Some(_), _) => (self.inserts, None),
-            (None, Some((last, first))) => (first, Some(last)),
-            (None, None) => return Ok(()),
-        };
-        for (i, insert) in with.iter().enumerate() {
-            out.push_sql(if i == 0 { "WITH " } else { ", " });
-            out.push_sql(&format!("q{i} AS ("));
-            insert.pg().walk_ast(out.reborrow())?;
-            out.push_sql(")");
-        }
-        if !with.is_empty() {
-            out.push_sql(" ");
-        }
-        match (main, self.condition) {
-            (Some(last), _) => last.pg().walk_ast(out.reborrow()),
-            (None, Some(condition)) => {
+        match (self.condition, self.inserts.split_last()) {
+            (Some(condition), _) => {
+                with_queries(out.reborrow(), self.inserts)?;
                 out.push_sql("SELECT CASE WHEN (");
                 condition.walk_ast(out.reborrow())?;
                 out.push_sql(&format!(") THEN 1 ELSE {CONDITION_FAILED}() END"));
                 Ok(())
             }
+            (None, Some((last, first))) => {
+                with_queries(out.reborrow(), first)?;
+                last.pg().walk_ast(out.reborrow())
+            }
             (None, None) => Ok(()),
         }
     }
+}
+
+/// `WITH q0 AS (…), q1 AS (…) ` for `inserts` (nothing when there are none).
+fn with_queries<'b>(
+    mut out: AstPass<'_, 'b, Pg>,
+    inserts: &'b [Box<dyn Queued>],
+) -> QueryResult<()> {
+    for (i, insert) in inserts.iter().enumerate() {
+        out.push_sql(if i == 0 { "WITH " } else { ", " });
+        out.push_sql(&format!("q{i} AS ("));
+        insert.pg().walk_ast(out.reborrow())?;
+        out.push_sql(")");
+    }
+    if !inserts.is_empty() {
+        out.push_sql(" ");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -325,7 +327,6 @@ mod tests {
         batch.push(insert(1, "need"));
         batch.push(insert(2, "event"));
         batch.only_if(exists_label("open"), exists_label("open"));
-        assert!(batch.is_conditional() && !Batch::new().is_conditional());
         let sql = pg_sql(&batch);
         assert!(
             sql.starts_with(

@@ -697,22 +697,18 @@ fn summed_in_sql(
     let codes = codes_of(conn, rows.iter().map(|r| r.member_id).collect())?;
     rows.into_iter()
         .map(|r| {
-            let corrupt = |what: &str| {
+            let member_code = codes.get(&r.member_id).cloned().ok_or_else(|| {
                 ApiError::internal(format!(
-                    "a need of member {} in CPV {} has an invalid stored {what}",
-                    r.member_id.0, r.cpv
+                    "needs in CPV {} name an unknown member {}",
+                    r.cpv, r.member_id.0
                 ))
-            };
-            let need_ids = r.need_ids.0.into_iter().map(NeedId).collect();
+            })?;
             Ok(AggGroup {
-                member_code: codes
-                    .get(&r.member_id)
-                    .cloned()
-                    .ok_or_else(|| corrupt("member"))?,
+                member_code,
+                need_ids: r.need_ids.0.into_iter().map(NeedId).collect(),
                 vat_rate: VatRate::from_stored(r.vat_rate.0.normalize()),
                 quantity: r.quantity.0,
                 value: r.value.0,
-                need_ids,
                 cpv: r.cpv,
                 unit: r.unit,
             })
